@@ -1,0 +1,62 @@
+"""The exception hierarchy.
+
+Every error sweep raises on purpose derives from :class:`SweepError`; each subclass is also the
+matching built-in, so callers that catch ``ValueError`` or ``FileNotFoundError`` keep working.
+The CLI prints ``str(error)`` as one line and exits 2.
+"""
+
+from __future__ import annotations
+
+
+class SweepError(Exception):
+    """Base of all errors sweep raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        value: object = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.key = key
+        self.value = value
+        self.hint = hint
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """``file: key: message (got value); hint`` with the parts that are known."""
+        parts = []
+        if self.file:
+            parts.append(str(self.file))
+        if self.key:
+            parts.append(self.key)
+        text = ": ".join([*parts, self.message])
+        if self.value is not None:
+            text += f" (got {self.value!r})"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+
+class ConfigError(SweepError, ValueError):
+    """An experiment or search-space file is malformed or invalid."""
+
+
+class DataError(SweepError, ValueError):
+    """Market data is missing, malformed or too short."""
+
+
+class DataFileNotFound(DataError, FileNotFoundError):
+    """No OHLCV file could be found for a symbol and timeframe."""
+
+
+class PipelineError(SweepError, RuntimeError):
+    """An experiment could not be run to the end (e.g. too few samples); a recorded result."""
+
+
+class RegistryError(SweepError, RuntimeError):
+    """The database is unreachable, refused a write, or has a stale schema."""
