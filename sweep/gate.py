@@ -1,0 +1,81 @@
+"""The pass/fail gate a result must clear to count as a candidate.
+
+A failed gate is a result, not an exception: :func:`evaluate_gate` returns a :class:`GateVerdict`
+whose ``failures`` are one short line per failed check (stored in ``model_results.gate_failures``),
+for example ``sharpe 0.42 < 1.00`` or ``win_rate 48.1% < 50.0%``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["GateVerdict", "evaluate_gate"]
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """``passed`` is True exactly when ``failures`` is empty; failures are in check order."""
+
+    passed: bool
+    failures: tuple[str, ...]
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def _percent(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _count(x: float) -> str:
+    return f"{x:.0f}"
+
+
+def evaluate_gate(
+    metrics: Mapping[str, float | int | None],
+    *,
+    min_sharpe: float | None = 1.0,
+    min_win_rate: float | None = 0.5,
+    min_trades: int | None = 30,
+    min_alpha: float | None = None,
+    max_drawdown: float | None = None,
+    min_dsr: float | None = None,
+    max_pbo: float | None = None,
+) -> GateVerdict:
+    """Check ``metrics`` (``Metrics.to_dict()`` plus optional ``dsr``/``pbo``) against thresholds.
+
+    Checks, in this order: ``sharpe >= min_sharpe``, ``win_rate >= min_win_rate``,
+    ``n_trades >= min_trades``, ``alpha >= min_alpha``, ``max_drawdown <= max_drawdown``,
+    ``dsr >= min_dsr``, ``pbo <= max_pbo``. A threshold of None is not checked. A metric that is
+    missing, None or NaN while its threshold is set fails with ``n/a`` in place of its value
+    (``dsr n/a < 0.95``). Ratios print with 2 decimals, fractions as percentages with 1 decimal
+    (``win_rate``, ``alpha``, ``max_drawdown``), trade counts as integers. A value equal to its
+    threshold passes.
+    """
+    # (metric key, threshold, fails when value is below (True) or above (False), formatter)
+    checks: tuple[tuple[str, float | None, bool, Callable[[float], str]], ...] = (
+        ("sharpe", min_sharpe, True, _ratio),
+        ("win_rate", min_win_rate, True, _percent),
+        ("n_trades", min_trades, True, _count),
+        ("alpha", min_alpha, True, _percent),
+        ("max_drawdown", max_drawdown, False, _percent),
+        ("dsr", min_dsr, True, _ratio),
+        ("pbo", max_pbo, False, _ratio),
+    )
+    failures: list[str] = []
+    for key, threshold, is_minimum, fmt in checks:
+        if threshold is None:
+            continue
+        op = "<" if is_minimum else ">"
+        raw = metrics.get(key)
+        value = None if raw is None else float(raw)
+        if value is None or math.isnan(value):
+            failures.append(f"{key} n/a {op} {fmt(threshold)}")
+            continue
+        failed = value < threshold if is_minimum else value > threshold
+        if failed:
+            failures.append(f"{key} {fmt(value)} {op} {fmt(threshold)}")
+    return GateVerdict(passed=not failures, failures=tuple(failures))
