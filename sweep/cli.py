@@ -1,0 +1,305 @@
+"""The ``sweep`` command line. Bad input: one line on stderr, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from sweep import __version__
+from sweep.errors import SweepError
+
+log = logging.getLogger("sweep")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sweep", description="Config-driven trading-ML experiments and sweeps."
+    )
+    p.add_argument("--version", action="version", version=f"sweep {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an experiment file, or a study if it holds ranges")
+    run.add_argument("file")
+    run.add_argument("--trials", type=int, help="study: total finished trials wanted")
+    run.add_argument("--jobs", type=int, help="study: worker processes (default: all cores)")
+    run.add_argument("--study", help="study name (default: the file's experiment_id)")
+    run.add_argument("--timeout", type=float, help="study: stop starting trials after S seconds")
+    run.add_argument("--force", action="store_true", help="replace a changed config of this id")
+    out = run.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the result as JSON")
+    out.add_argument("--quiet", action="store_true", help="print nothing; exit code only")
+    run.add_argument("--no-progress", action="store_true", help="study: no progress bar")
+
+    res = sub.add_parser("results", help="the leaderboard from SQL")
+    res.add_argument("--passed", action="store_true", help="only runs that passed the gate")
+    res.add_argument("--top", type=int, default=20)
+    res.add_argument("--order", default="sharpe", help="metric to sort by (default sharpe)")
+    res.add_argument("--asc", action="store_true", help="ascending (e.g. for max_drawdown)")
+    res.add_argument("--study", help="only this study's trials")
+    res.add_argument("--all", action="store_true", help="include failed and pruned runs")
+    res.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    db = sub.add_parser("db", help="the registry database")
+    db.add_argument("action", choices=("url", "upgrade", "status", "stop"))
+
+    st = sub.add_parser("studies", help="list studies")
+    st.add_argument("--format", choices=("table", "json"), default="table")
+
+    ex = sub.add_parser("export", help="write a study's trial as a fixed experiment YAML")
+    ex.add_argument("study")
+    ex.add_argument("--trial", type=int, help="trial number (default: the best)")
+    ex.add_argument("-o", "--output", help="file to write (default: stdout)")
+
+    dash = sub.add_parser("dashboard", help="serve Optuna Dashboard on the registry's storage")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8080)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("optuna", "sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    try:
+        return int(_dispatch(args))
+    except SweepError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "results":
+        return _results(args)
+    if args.command == "db":
+        return _db(args)
+    from sweep import cli_study  # the study commands pull in Optuna's storage machinery
+
+    if args.command == "studies":
+        return cli_study.studies(args)
+    if args.command == "export":
+        return cli_study.export(args)
+    if args.command == "dashboard":
+        return cli_study.dashboard(args)
+    raise AssertionError(args.command)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sweep.space import load_space
+
+    space = load_space(args.file)
+    if space.is_study:
+        from sweep import cli_study
+
+        return cli_study.run_study(args, space)
+    for flag in ("trials", "jobs", "timeout", "study"):
+        if getattr(args, flag) is not None:
+            log.warning("--%s is for studies; %s has no ranges", flag, args.file)
+    return run_single(args, space.file)
+
+
+def run_single(args: argparse.Namespace, file: str) -> int:
+    from sweep.config import load_experiment
+    from sweep.db import database_url
+    from sweep.registry import check_config_unchanged, open_registry
+    from sweep.runner import execute, load_dataset
+
+    cfg = load_experiment(file)
+    dataset = load_dataset(cfg)  # missing or bad data fails here, before anything is written
+    conn = open_registry(database_url())
+    try:
+        check_config_unchanged(conn, cfg, force=args.force)
+        outcome = execute(cfg, conn, nthread=os.cpu_count() or 1, force=args.force, dataset=dataset)
+    finally:
+        conn.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "experiment_id": outcome.experiment_id,
+                    "result_id": outcome.result_id,
+                    "status": outcome.status,
+                    "gate_passed": outcome.gate_passed,
+                    "gate_failures": list(outcome.gate_failures),
+                    "metrics": outcome.metrics,
+                    "model_path": outcome.model_path,
+                    "error": outcome.error,
+                },
+                indent=2,
+            )
+        )
+    elif not args.quiet:
+        print(
+            result_line(
+                outcome.experiment_id, outcome.metrics, outcome.gate_failures, outcome.error
+            )
+        )
+    if outcome.status != "ok":
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def result_line(
+    experiment_id: str,
+    metrics: dict[str, Any] | None,
+    failures: Sequence[str],
+    error: str | None = None,
+) -> str:
+    """The seed's one-line result."""
+    if error is not None:
+        return f"✗ {experiment_id} failed: {error}"
+    if failures:
+        return "✗ Gate failures: " + ", ".join(failures)
+    m = metrics or {}
+    return (
+        f"✓ {experiment_id} registered — Sharpe: {_num(m.get('sharpe'))}, "
+        f"WR: {_pct(m.get('win_rate'))}, vs B&H: {_pct(m.get('alpha'), signed=True)}"
+    )
+
+
+def _num(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):.2f}"
+
+
+def _pct(v: Any, signed: bool = False) -> str:
+    if v is None:
+        return "n/a"
+    return f"{float(v) * 100:+.1f}%" if signed else f"{float(v) * 100:.1f}%"
+
+
+def _results(args: argparse.Namespace) -> int:
+    from sweep.db import database_url
+    from sweep.registry import leaderboard, open_registry, to_json
+
+    conn = open_registry(database_url())
+    try:
+        rows = leaderboard(
+            conn,
+            passed_only=args.passed,
+            top=args.top,
+            order=args.order,
+            ascending=args.asc,
+            study=args.study,
+            include_failed=args.all,
+        )
+        summary = None
+        if args.study:
+            from sweep.study_stats import study_summary_lines
+
+            summary = study_summary_lines(conn, args.study)
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(to_json(rows))
+        return EXIT_OK
+    cols = [
+        "experiment_id",
+        "symbol",
+        "timeframe",
+        "sharpe",
+        "win_rate",
+        "alpha",
+        "max_drawdown",
+        "n_trades",
+        "gate_passed",
+        "status",
+        "trained_at",
+    ]
+    if args.order not in ("sharpe", "win_rate", "alpha", "max_drawdown", "n_trades"):
+        cols.insert(3, "order_value")
+    if args.format == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        print(buf.getvalue(), end="")
+        return EXIT_OK
+    print(format_table(rows, cols, rename={"order_value": args.order}))
+    if summary:
+        print()
+        print("\n".join(summary))
+    return EXIT_OK
+
+
+def format_table(
+    rows: Sequence[dict[str, Any]], cols: Sequence[str], rename: dict[str, str] | None = None
+) -> str:
+    """A plain-text table; floats with 4 significant decimals, timestamps to the second."""
+    rename = rename or {}
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4f}"
+        if hasattr(v, "strftime"):
+            return str(v.strftime("%Y-%m-%d %H:%M:%S"))
+        return str(v)
+
+    head = [rename.get(c, c) for c in cols]
+    body = [[cell(r.get(c)) for c in cols] for r in rows]
+    widths = [
+        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    if not body:
+        lines.append("(no results)")
+    return "\n".join(lines)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from sweep.db import ENV_URL, EmbeddedServer, database_url, masked, sweep_home
+
+    if args.action == "stop":
+        if os.environ.get(ENV_URL):
+            print(f"{ENV_URL} is set; sweep does not manage that server", file=sys.stderr)
+            return EXIT_FAILED
+        stopped = EmbeddedServer(sweep_home() / "pgdata").stop()
+        print("stopped" if stopped else "not running")
+        return EXIT_OK
+    url = database_url()
+    if args.action == "url":
+        print(url)
+        return EXIT_OK
+    from sweep.registry import migrations, open_registry, schema_version, upgrade
+
+    conn = open_registry(url) if args.action == "status" else None
+    if args.action == "upgrade":
+        from sweep.db import connect
+
+        conn = connect(url)
+        applied = upgrade(conn)
+        print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+    assert conn is not None
+    version = schema_version(conn)
+    conn.close()
+    if args.action == "status":
+        latest = migrations()[-1][0]
+        print(f"database: {masked(url)}\nschema version: {version} (latest {latest})")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Running one experiment with I/O: data in, model file out, one registry transaction.
+
+:func:`execute` is what ``sweep run FILE`` and every study trial call, so a trial and a single
+experiment go through exactly the same steps.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sweep import __version__
+from sweep.config import ExperimentConfig
+from sweep.data import load_market_data, resolve_data_dir
+from sweep.db import sweep_home
+from sweep.errors import PipelineError
+from sweep.model import save_model
+from sweep.pipeline import Dataset, ExperimentResult, prepare_dataset, run_pipeline
+from sweep.registry import Connection, ResultRow, record_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run left behind: its registry row id, status, metrics and verdict."""
+
+    experiment_id: str
+    result_id: int
+    status: str
+    metrics: dict[str, Any] | None
+    gate_passed: bool
+    gate_failures: tuple[str, ...]
+    error: str | None
+    model_path: str | None
+    result: ExperimentResult | None
+
+
+def models_dir() -> Path:
+    """Where model files go: ``.sweep/models`` (or under ``SWEEP_HOME``)."""
+    return sweep_home() / "models"
+
+
+@functools.lru_cache(maxsize=8)
+def _dataset(
+    symbol: str, timeframe: str, data_dir: str, start: datetime | None, end: datetime | None
+) -> Dataset:
+    market = load_market_data(symbol, timeframe, Path(data_dir), start, end)
+    return prepare_dataset(market)
+
+
+def load_dataset(cfg: ExperimentConfig) -> Dataset:
+    """The experiment's market data with features, computed once per process and dataset."""
+    data_dir = resolve_data_dir(cfg.data.dir).resolve()
+    return _dataset(cfg.symbol, cfg.timeframe, str(data_dir), cfg.data.start, cfg.data.end)
+
+
+def execute(
+    cfg: ExperimentConfig,
+    conn: Connection,
+    *,
+    nthread: int = 1,
+    force: bool = False,
+    study_name: str | None = None,
+    trial_number: int | None = None,
+    dataset: Dataset | None = None,
+) -> RunOutcome:
+    """Run ``cfg`` and register it. A :class:`PipelineError` becomes a ``failed`` row."""
+    t0 = time.perf_counter()
+    ds = dataset if dataset is not None else load_dataset(cfg)
+    fingerprint = ds.market.fingerprint.to_dict()
+    try:
+        result = run_pipeline(cfg, ds, nthread=nthread)
+    except PipelineError as e:
+        row = ResultRow(
+            status="failed",
+            metrics=None,
+            gate_passed=False,
+            gate_failures=(e.message,),
+            data_fingerprint=fingerprint,
+            duration_s=time.perf_counter() - t0,
+            error=e.message,
+        )
+        rid, _ = record_run(
+            conn,
+            cfg,
+            row,
+            code_version=__version__,
+            force=force,
+            study_name=study_name,
+            trial_number=trial_number,
+        )
+        return RunOutcome(
+            cfg.experiment_id, rid, "failed", None, False, (e.message,), e.message, None, None
+        )
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    directory = models_dir() / cfg.experiment_id
+    model_path = save_model(
+        result.model,
+        directory,
+        stamp,
+        {
+            "experiment_id": cfg.experiment_id,
+            "config": cfg.to_json_dict(),
+            "data_fingerprint": fingerprint,
+            "train_from": result.train_from.isoformat(),
+            "train_to": result.train_to.isoformat(),
+            "test_from": result.test_from.isoformat(),
+            "test_to": result.test_to.isoformat(),
+            "versions": _versions(),
+        },
+    )
+    row = ResultRow(
+        status="ok",
+        metrics=result.metrics,
+        gate_passed=result.verdict.passed,
+        gate_failures=result.verdict.failures,
+        model_path=str(model_path),
+        train_from=result.train_from.to_pydatetime(),
+        train_to=result.train_to.to_pydatetime(),
+        test_from=result.test_from.to_pydatetime(),
+        test_to=result.test_to.to_pydatetime(),
+        feature_names=result.feature_names,
+        data_fingerprint=fingerprint,
+        duration_s=time.perf_counter() - t0,
+    )
+    try:
+        rid, _ = record_run(
+            conn,
+            cfg,
+            row,
+            code_version=__version__,
+            force=force,
+            study_name=study_name,
+            trial_number=trial_number,
+        )
+    except BaseException:
+        # The row was not written, so the model file must not stay behind either.
+        model_path.unlink(missing_ok=True)
+        model_path.with_suffix(".json").unlink(missing_ok=True)
+        if directory.exists() and not any(directory.iterdir()):
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return RunOutcome(
+        cfg.experiment_id,
+        rid,
+        "ok",
+        result.metrics,
+        result.verdict.passed,
+        tuple(result.verdict.failures),
+        None,
+        str(model_path),
+        result,
+    )
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"sweep": __version__}
+    for pkg in ("xgboost", "ta-lib", "numpy", "pandas", "optuna"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
