@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from sweep.errors import ConfigError
 
@@ -36,61 +36,61 @@ class TargetConfig(_Strict):
     """``binary``: label 1 when ``close[t+horizon] / close[t] - 1 > threshold``."""
 
     type: Literal["binary"] = "binary"
-    horizon: Annotated[int, Field(ge=1, le=10_000)]
-    threshold: Annotated[float, Field(gt=0.0, lt=10.0)]
+    horizon: Annotated[int, Strict(), Field(ge=1, le=10_000)]
+    threshold: Annotated[float, Strict(), Field(gt=0.0, lt=10.0)]
 
 
 class PositionConfig(_Strict):
     """Fraction of equity committed per trade, and the number of bars a trade is held."""
 
-    size: Annotated[float, Field(gt=0.0, le=1.0)]
-    hold_max: Annotated[int, Field(ge=1, le=10_000)]
+    size: Annotated[float, Strict(), Field(gt=0.0, le=1.0)]
+    hold_max: Annotated[int, Strict(), Field(ge=1, le=10_000)]
 
 
 class TrainingConfig(_Strict):
     """Chronological split and early stopping."""
 
-    train_ratio: Annotated[float, Field(gt=0.0, lt=1.0)]
-    min_samples: Annotated[int, Field(ge=1)] = 1000
-    early_stopping_rounds: Annotated[int, Field(ge=1)] = 50
-    validation_ratio: Annotated[float, Field(gt=0.0, lt=0.9)] = 0.2
+    train_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)]
+    min_samples: Annotated[int, Strict(), Field(ge=1)] = 1000
+    early_stopping_rounds: Annotated[int, Strict(), Field(ge=1)] = 50
+    validation_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=0.9)] = 0.2
 
 
 class ModelConfig(_Strict):
     """XGBoost parameters (native API, ``binary:logistic``, ``hist`` trees)."""
 
-    n_estimators: Annotated[int, Field(ge=1, le=100_000)] = 500
-    max_depth: Annotated[int, Field(ge=1, le=32)] = 4
-    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
-    subsample: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
-    colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
-    min_child_weight: Annotated[float, Field(ge=0.0)] = 1.0
-    gamma: Annotated[float, Field(ge=0.0)] = 0.0
-    reg_alpha: Annotated[float, Field(ge=0.0)] = 0.0
-    reg_lambda: Annotated[float, Field(ge=0.0)] = 1.0
-    max_bin: Annotated[int, Field(ge=2, le=4096)] = 256
-    scale_pos_weight: Annotated[float, Field(gt=0.0)] = 1.0
+    n_estimators: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 500
+    max_depth: Annotated[int, Strict(), Field(ge=1, le=32)] = 4
+    learning_rate: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.05
+    subsample: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.8
+    colsample_bytree: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.8
+    min_child_weight: Annotated[float, Strict(), Field(ge=0.0)] = 1.0
+    gamma: Annotated[float, Strict(), Field(ge=0.0)] = 0.0
+    reg_alpha: Annotated[float, Strict(), Field(ge=0.0)] = 0.0
+    reg_lambda: Annotated[float, Strict(), Field(ge=0.0)] = 1.0
+    max_bin: Annotated[int, Strict(), Field(ge=2, le=4096)] = 256
+    scale_pos_weight: Annotated[float, Strict(), Field(gt=0.0)] = 1.0
 
 
 class BacktestConfig(_Strict):
     """Costs and the entry rule of the long-only backtest."""
 
-    fee: Annotated[float, Field(ge=0.0, lt=0.1)] = 0.001
-    slippage: Annotated[float, Field(ge=0.0, lt=0.1)] = 0.0005
-    entry_threshold: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5
-    days_per_year: Annotated[float, Field(gt=0.0, le=366.0)] = 365.0
+    fee: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.001
+    slippage: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.0005
+    entry_threshold: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.5
+    days_per_year: Annotated[float, Strict(), Field(gt=0.0, le=366.0)] = 365.0
 
 
 class GateConfig(_Strict):
     """Pass/fail thresholds; ``null`` switches a check off."""
 
-    min_sharpe: float | None = 1.0
-    min_win_rate: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.5
-    min_trades: Annotated[int, Field(ge=0)] | None = 30
-    min_alpha: float | None = None
-    max_drawdown: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    min_dsr: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    max_pbo: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    min_sharpe: Annotated[float, Strict()] | None = 1.0
+    min_win_rate: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = 0.5
+    min_trades: Annotated[int, Strict(), Field(ge=0)] | None = 30
+    min_alpha: Annotated[float, Strict()] | None = None
+    max_drawdown: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
+    min_dsr: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
+    max_pbo: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
 
 
 class DataConfig(_Strict):
@@ -116,7 +116,7 @@ class ExperimentConfig(_Strict):
     backtest: BacktestConfig = BacktestConfig()
     gate: GateConfig = GateConfig()
     data: DataConfig = DataConfig()
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+    seed: Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)] = 42
 
     @field_validator("experiment_id")
     @classmethod
@@ -258,7 +258,10 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
 
 
 def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, int]) -> ConfigError:
-    err = e.errors()[0]
+    # A misspelt key shows up twice: as an unknown key and as a missing one. Report the unknown
+    # key, whose did-you-mean names the fix.
+    errors = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")
+    err = errors[0]
     loc = tuple(p for p in err["loc"])
     key = ".".join(str(p) for p in loc) or "(top level)"
     where = _with_line(key, lines)
@@ -287,9 +290,29 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
     return ConfigError(msg[0].lower() + msg[1:], file=file, key=where, value=value)
 
 
+def canonical_order(
+    data: Mapping[str, Any], model: type[BaseModel] = ExperimentConfig
+) -> dict[str, Any]:
+    """Keys in the order the config reference lists them (the seed's order), recursively; keys
+    the model does not know (e.g. ``sweep``) keep their place at the end."""
+    fields = list(model.model_fields)
+    keys = sorted(data, key=lambda k: fields.index(k) if k in fields else len(fields))
+    out: dict[str, Any] = {}
+    for k in keys:
+        v = data[k]
+        field = model.model_fields.get(k)
+        ann = field.annotation if field else None
+        if isinstance(v, Mapping) and isinstance(ann, type) and issubclass(ann, BaseModel):
+            v = canonical_order(v, ann)
+        out[k] = v
+    return out
+
+
 def dump_yaml(data: Mapping[str, Any], header: str = "") -> str:
-    """YAML text with keys in the order given, and an optional comment header."""
-    body = yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=None, width=100)
+    """YAML text in the config reference's key order, with an optional comment header."""
+    body = yaml.safe_dump(
+        canonical_order(data), sort_keys=False, default_flow_style=False, width=100
+    )
     if header:
         commented = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
         return commented + body

@@ -62,6 +62,13 @@ def masked(url: str) -> str:
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
     """Open a connection, failing fast with one line that names host and database."""
     try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise RegistryError(
+            "the database URL is not a PostgreSQL URL",
+            hint="write it as postgresql://user:password@host:5432/dbname",
+        ) from None  # psycopg's message repeats the URL, password included
+    try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=5)
     except psycopg.OperationalError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -188,8 +195,17 @@ class EmbeddedServer:
             os.chown(self.pgdata, pw.pw_uid, pw.pw_gid)
         self.pgdata.chmod(0o700)
         self._pg(
-            ["initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-            + ["--locale=C"]
+            [
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
         )
 
     def _start(self) -> int:
@@ -210,8 +226,19 @@ class EmbeddedServer:
             os.chown(self.log_file, pw.pw_uid, pw.pw_gid)
         log.info("starting embedded PostgreSQL on 127.0.0.1:%d", port)
         self._pg(
-            ["pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-o", opts, "-w"]
-            + ["-t", str(_START_TIMEOUT_S), "start"]
+            [
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.log_file),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                str(_START_TIMEOUT_S),
+                "start",
+            ]
         )
         deadline = time.monotonic() + _START_TIMEOUT_S
         while not _accepts(port):

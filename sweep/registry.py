@@ -61,7 +61,8 @@ def schema_version(conn: Connection) -> int:
 
 
 def upgrade(conn: Connection) -> list[str]:
-    """Apply pending migrations, each in its own transaction; return the names applied."""
+    """Apply pending migrations in one transaction (all or none) under an advisory lock; return
+    the names applied."""
     applied: list[str] = []
     known = migrations()
     latest = known[-1][0] if known else 0
@@ -92,8 +93,11 @@ def upgrade(conn: Connection) -> list[str]:
 
 
 def open_registry(url: str) -> Connection:
-    """Connect (fail fast) and bring the schema up to date."""
-    conn = connect(url)
+    """Connect (fail fast) and bring the schema up to date.
+
+    The connection is in autocommit mode: every unit of work is an explicit
+    ``conn.transaction()`` block, and a lone read never leaves a transaction open."""
+    conn = connect(url, autocommit=True)
     try:
         upgrade(conn)
     except psycopg.Error as e:
@@ -169,6 +173,24 @@ def record_run(
 ) -> tuple[int, datetime]:
     """Write the experiment row (if new) and one result row, in one transaction."""
     params = _experiment_params(cfg, study_name, trial_number)
+    try:
+        return _record_run(conn, cfg, result, params, code_version=code_version, force=force)
+    except psycopg.Error as e:
+        raise RegistryError(
+            f"the database refused the result of {cfg.experiment_id}: "
+            f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
+        ) from e
+
+
+def _record_run(
+    conn: Connection,
+    cfg: ExperimentConfig,
+    result: ResultRow,
+    params: dict[str, Any],
+    *,
+    code_version: str,
+    force: bool,
+) -> tuple[int, datetime]:
     with conn.transaction():
         conn.execute(query("insert_experiment"), params)
         row = conn.execute(
