@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     if space.is_study:
         from sweep import cli_study
 
-        return cli_study.run_study(args, space)
+        return cli_study.run_study_command(args, space)
     for flag in ("trials", "jobs", "timeout", "study"):
         if getattr(args, flag) is not None:
             log.warning("--%s is for studies; %s has no ranges", flag, args.file)
@@ -204,7 +204,7 @@ def _results(args: argparse.Namespace) -> int:
         )
         summary = None
         if args.study:
-            from sweep.study_stats import study_summary_lines
+            from sweep.summary import study_summary_lines
 
             summary = study_summary_lines(conn, args.study)
     finally:
@@ -289,7 +289,7 @@ def _db(args: argparse.Namespace) -> int:
     if args.action == "upgrade":
         from sweep.db import connect
 
-        conn = connect(url)
+        conn = connect(url, autocommit=True)
         applied = upgrade(conn)
         print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
     assert conn is not None

@@ -72,20 +72,54 @@ def execute(
     dataset: Dataset | None = None,
 ) -> RunOutcome:
     """Run ``cfg`` and register it. A :class:`PipelineError` becomes a ``failed`` row."""
+    computed = compute(cfg, nthread=nthread, dataset=dataset)
+    return persist(conn, computed, force=force, study_name=study_name, trial_number=trial_number)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A run's result before it is written: the pipeline's result, or why it failed."""
+
+    config: ExperimentConfig
+    fingerprint: dict[str, object]
+    result: ExperimentResult | None
+    error: str | None
+    duration_s: float
+
+
+def compute(cfg: ExperimentConfig, *, nthread: int = 1, dataset: Dataset | None = None) -> Computed:
+    """The pipeline part of a run (no writes). Data problems raise; pipeline problems are kept
+    as the run's error."""
     t0 = time.perf_counter()
     ds = dataset if dataset is not None else load_dataset(cfg)
     fingerprint = ds.market.fingerprint.to_dict()
     try:
         result = run_pipeline(cfg, ds, nthread=nthread)
     except PipelineError as e:
+        return Computed(cfg, fingerprint, None, e.message, time.perf_counter() - t0)
+    return Computed(cfg, fingerprint, result, None, time.perf_counter() - t0)
+
+
+def persist(
+    conn: Connection,
+    computed: Computed,
+    *,
+    force: bool = False,
+    study_name: str | None = None,
+    trial_number: int | None = None,
+) -> RunOutcome:
+    """Write the model file and the registry rows of a computed run (one transaction)."""
+    cfg, result = computed.config, computed.result
+    if result is None:
+        error = computed.error or "unknown error"
         row = ResultRow(
             status="failed",
             metrics=None,
             gate_passed=False,
-            gate_failures=(e.message,),
-            data_fingerprint=fingerprint,
-            duration_s=time.perf_counter() - t0,
-            error=e.message,
+            gate_failures=(error,),
+            data_fingerprint=computed.fingerprint,
+            duration_s=computed.duration_s,
+            error=error,
         )
         rid, _ = record_run(
             conn,
@@ -97,7 +131,7 @@ def execute(
             trial_number=trial_number,
         )
         return RunOutcome(
-            cfg.experiment_id, rid, "failed", None, False, (e.message,), e.message, None, None
+            cfg.experiment_id, rid, "failed", None, False, (error,), error, None, None
         )
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -109,7 +143,7 @@ def execute(
         {
             "experiment_id": cfg.experiment_id,
             "config": cfg.to_json_dict(),
-            "data_fingerprint": fingerprint,
+            "data_fingerprint": computed.fingerprint,
             "train_from": result.train_from.isoformat(),
             "train_to": result.train_to.isoformat(),
             "test_from": result.test_from.isoformat(),
@@ -128,8 +162,8 @@ def execute(
         test_from=result.test_from.to_pydatetime(),
         test_to=result.test_to.to_pydatetime(),
         feature_names=result.feature_names,
-        data_fingerprint=fingerprint,
-        duration_s=time.perf_counter() - t0,
+        data_fingerprint=computed.fingerprint,
+        duration_s=computed.duration_s,
     )
     try:
         rid, _ = record_run(

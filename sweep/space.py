@@ -116,9 +116,7 @@ class SweepSettings(BaseModel):
 
     @property
     def directions(self) -> list[str]:
-        d: list[str] = (
-            [self.direction] if isinstance(self.direction, str) else list(self.direction)
-        )
+        d: list[str] = [self.direction] if isinstance(self.direction, str) else list(self.direction)
         if len(d) == 1 and len(self.objectives) > 1:
             return d * len(self.objectives)
         return d

@@ -1,0 +1,1 @@
+SELECT * FROM sweep_studies WHERE study_name = %(study_name)s;

@@ -1,0 +1,188 @@
+"""The study commands of the CLI: run a space, list studies, export a trial, the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from sweep.engine import Progress, run_study
+from sweep.space import SearchSpace
+from sweep.study import quiet_optuna
+from sweep.summary import summary_lines
+
+EXIT_OK = 0
+
+
+def run_study_command(args: argparse.Namespace, space: SearchSpace) -> int:
+    quiet_optuna()
+    show = not (args.quiet or args.json or args.no_progress)
+    bar = _ProgressBar(sys.stderr) if show else None
+    summary = run_study(
+        space,
+        name=args.study,
+        n_trials=args.trials,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        on_progress=bar.update if bar else None,
+    )
+    if bar:
+        bar.close()
+    if args.json:
+        import json
+
+        print(
+            json.dumps(
+                {
+                    "study": summary.name,
+                    "status": summary.status,
+                    "n_results": summary.n_results,
+                    "n_passed": summary.n_passed,
+                    "failures": summary.failures,
+                    "best": summary.best,
+                    "stats": summary.stats,
+                },
+                default=str,
+                indent=2,
+            )
+        )
+    elif not args.quiet:
+        print("\n".join(summary_lines(summary)))
+        print(
+            f"look closer: sweep results --study {summary.name} | sweep dashboard | "
+            f"sweep export {summary.name} -o {summary.name}-best.yaml"
+        )
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """``name  57/200 [#####.....] best sharpe 1.23 (t0042)  0:42 ETA 1:45`` on a terminal;
+    a plain line every tenth of the budget otherwise (logs, CI)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.last_decile = -1
+        self.width = 0
+
+    def update(self, p: Progress) -> None:
+        done = min(p.counts.counted, p.target)
+        frac = done / p.target if p.target else 1.0
+        new = done - p.done_at_start
+        eta = (p.elapsed / new * (p.target - done)) if new > 0 else None
+        best = "-" if p.best is None else f"{p.best:.3f}"
+        who = f" ({p.best_id.rsplit('-', 1)[-1]})" if p.best_id else ""
+        fill = int(frac * 24)
+        line = (
+            f"{p.name}  {done}/{p.target} [{'#' * fill}{'.' * (24 - fill)}] "
+            f"best {p.objective} {best}{who}  running {p.counts.running}  "
+            f"{_clock(p.elapsed)} ETA {_clock(eta)}"
+        )
+        write = self.stream.write
+        if self.tty:
+            write("\r" + line.ljust(self.width))
+            self.width = len(line)
+        else:
+            decile = int(frac * 10)
+            if decile == self.last_decile:
+                return
+            self.last_decile = decile
+            write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+def studies(args: argparse.Namespace) -> int:
+    from psycopg.rows import dict_row
+
+    from sweep.cli import format_table
+    from sweep.db import database_url
+    from sweep.registry import open_registry, query, to_json
+
+    conn = open_registry(database_url())
+    try:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query("study_list"))
+            rows = list(cur.fetchall())
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(to_json(rows))
+    else:
+        print(
+            format_table(
+                rows,
+                [
+                    "study_name",
+                    "status",
+                    "n_trials_target",
+                    "n_complete",
+                    "n_failed",
+                    "n_pruned",
+                    "objectives",
+                    "best_experiment_id",
+                    "started_at",
+                ],
+            )
+        )
+    return EXIT_OK
+
+
+def export(args: argparse.Namespace) -> int:
+    from sweep.db import database_url
+    from sweep.export import export_trial
+    from sweep.registry import open_registry
+    from sweep.study import create_storage, quiet_optuna
+
+    quiet_optuna()
+    url = database_url()
+    conn = open_registry(url)
+    try:
+        out = export_trial(conn, create_storage(url), args.study, args.trial)
+    finally:
+        conn.close()
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(out.text)
+        tmp.replace(path)
+        print(f"✓ wrote {path} ({out.experiment_id}, trial {out.trial_number})")
+    else:
+        print(out.text, end="")
+    return EXIT_OK
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    import optuna_dashboard
+
+    from sweep.db import database_url, masked, sqlalchemy_url
+    from sweep.registry import open_registry
+
+    url = database_url()
+    open_registry(url).close()  # fail fast, and make sure the schema exists
+    import optuna
+
+    from sweep.study import quiet_optuna
+
+    quiet_optuna()
+    storage = optuna.storages.RDBStorage(sqlalchemy_url(url))
+    print(
+        f"Optuna Dashboard on http://{args.host}:{args.port}/ for {masked(url)} (Ctrl-C to stop)",
+        file=sys.stderr,
+    )
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    return EXIT_OK

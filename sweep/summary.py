@@ -1,0 +1,130 @@
+"""What a study found, from the registry alone: counts, best trial, gate passes, failures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from sweep.registry import Connection, query
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """A study's outcome as recorded in ``sweep_studies`` and ``model_results``."""
+
+    name: str
+    objectives: list[str]
+    directions: list[str]
+    n_target: int
+    n_results: int
+    n_passed: int
+    failures: dict[str, int]
+    best: dict[str, Any] | None  # experiment_id, trial_number, metrics
+    status: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def study_row(conn: Connection, name: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
+        cur.execute(query("study_get"), {"study_name": name})
+        return cur.fetchone()
+
+
+def study_results(conn: Connection, name: str) -> list[dict[str, Any]]:
+    """The latest result row of every registered trial of the study."""
+    with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
+        cur.execute(query("study_results"), {"study_name": name})
+        return list(cur.fetchall())
+
+
+def pick_best(
+    rows: list[dict[str, Any]], objectives: list[str], directions: list[str]
+) -> dict[str, Any] | None:
+    """The best ``ok`` trial. Several objectives: among the Pareto-optimal trials, the one best on
+    the first objective (the documented rule ``sweep export`` follows without ``--trial``)."""
+    sign = [1.0 if d == "maximize" else -1.0 for d in directions]
+
+    def score(r: dict[str, Any]) -> list[float] | None:
+        m = r.get("metrics") or {}
+        vals = [m.get(o) for o in objectives]
+        if r.get("status") != "ok" or any(v is None for v in vals):
+            return None
+        return [s * float(v) for s, v in zip(sign, vals, strict=True)]  # type: ignore[arg-type]
+
+    scored = [(s, r) for r in rows if (s := score(r)) is not None]
+    if not scored:
+        return None
+    front = [
+        (s, r)
+        for s, r in scored
+        if not any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in scored)
+    ]
+    # Ties broken by trial number, so the choice does not depend on row order.
+    return max(front, key=lambda sr: (sr[0][0], -int(sr[1]["trial_number"])))[1]
+
+
+def summarize(conn: Connection, name: str) -> StudySummary | None:
+    row = study_row(conn, name)
+    if row is None:
+        return None
+    rows = study_results(conn, name)
+    objectives, directions = list(row["objectives"]), list(row["directions"])
+    failures = Counter(str(r["error"]) for r in rows if r["status"] == "failed")
+    return StudySummary(
+        name=name,
+        objectives=objectives,
+        directions=directions,
+        n_target=int(row["n_trials_target"]),
+        n_results=len(rows),
+        n_passed=sum(1 for r in rows if r["gate_passed"]),
+        failures=dict(failures.most_common()),
+        best=pick_best(rows, objectives, directions),
+        status=str(row["status"]),
+        stats=dict(row["stats"] or {}),
+    )
+
+
+def summary_lines(s: StudySummary) -> list[str]:
+    """The end-of-run summary, also shown by ``sweep results --study``."""
+    lines = [
+        f"study {s.name}: {s.n_results} trials registered (target {s.n_target}), "
+        f"{s.n_passed} passed the gate, status {s.status}"
+    ]
+    if s.best is not None:
+        m = s.best["metrics"] or {}
+        lines.append(
+            f"best: {s.best['experiment_id']} (trial {s.best['trial_number']}) — "
+            + ", ".join(f"{o} {_fmt(m.get(o))}" for o in s.objectives)
+            + f"; Sharpe {_fmt(m.get('sharpe'))}, WR {_pct(m.get('win_rate'))}, "
+            f"vs B&H {_pct(m.get('alpha'), True)}, trades {m.get('n_trades')}"
+        )
+    else:
+        lines.append("best: none (no trial completed)")
+    st = s.stats
+    if st.get("dsr") is not None:
+        lines.append(
+            f"selection bias: N={st.get('n_trials')} trials, best Sharpe "
+            f"{_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
+            f"{_fmt(st.get('dsr'))}, PBO {_fmt(st.get('pbo'))}"
+        )
+    if s.failures:
+        lines.append("failures: " + "; ".join(f"{n}× {reason}" for reason, n in s.failures.items()))
+    return lines
+
+
+def study_summary_lines(conn: Connection, name: str) -> list[str]:
+    s = summarize(conn, name)
+    return summary_lines(s) if s is not None else [f"no study named {name}"]
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):.3f}"
+
+
+def _pct(v: Any, signed: bool = False) -> str:
+    if v is None:
+        return "n/a"
+    return f"{float(v) * 100:+.1f}%" if signed else f"{float(v) * 100:.1f}%"
