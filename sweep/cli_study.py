@@ -154,6 +154,8 @@ def export(args: argparse.Namespace) -> int:
         out = export_trial(conn, create_storage(url), args.study, args.trial)
     finally:
         conn.close()
+    if out.gate_failures:
+        print("✗ Gate failures: " + ", ".join(out.gate_failures), file=sys.stderr)
     if args.output:
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from sweep.study import (
     register_study,
     trial_counts,
 )
+from sweep.study_stats import conclude_study
 from sweep.summary import StudySummary, summarize
 from sweep.worker import Worker, WorkerPlan, worker_main
 
@@ -127,11 +128,19 @@ def run_study(
             watcher.stop()
             summary = summarize(conn, name)
             best = summary.best if summary else None
+            stats: dict[str, Any] = {}
+            try:
+                stats = conclude_study(conn, name, best)
+            except Exception as e:  # the study's end is recorded even if its statistics fail
+                log.warning("study statistics failed: %s", e)
+            if best and summary:
+                stats["best_value"] = (best["metrics"] or {}).get(summary.objectives[0])
             finish_study(
                 conn,
                 name,
                 status,
                 (int(best["trial_number"]), str(best["experiment_id"])) if best else None,
+                stats,
             )
         result = summarize(conn, name)
         assert result is not None

@@ -21,6 +21,7 @@ from sweep.errors import ConfigError, RegistryError
 from sweep.registry import Connection
 from sweep.space import parse_space
 from sweep.study import trial_experiment_id
+from sweep.study_stats import compute_study_stats, load_study_returns, study_gate
 from sweep.summary import pick_best, study_results, study_row
 
 
@@ -30,6 +31,7 @@ class Exported:
     trial_number: int
     text: str
     metrics: dict[str, Any]
+    gate_failures: tuple[str, ...] = ()  # the study-level checks (min_dsr, max_pbo)
 
 
 def export_trial(
@@ -78,6 +80,8 @@ def export_trial(
             hint="the study's space row was changed after the trial ran",
         )
     metrics = dict(row["metrics"] or {})
+    stats = compute_study_stats(load_study_returns(conn, study_name), eid)
+    verdict = study_gate(stats, cfg.gate.min_dsr, cfg.gate.max_pbo) if stats else None
     fp = conn.execute(
         "SELECT data_fingerprint FROM model_results WHERE id = %s", (row["result_id"],)
     ).fetchone()
@@ -101,4 +105,10 @@ def export_trial(
             "`sweep run` on this file reproduces these metrics exactly on the same data.",
         ]
     )
-    return Exported(eid, trial_number, dump_yaml(fixed, header), metrics)
+    return Exported(
+        eid,
+        trial_number,
+        dump_yaml(fixed, header),
+        metrics,
+        tuple(verdict.failures) if verdict else (),
+    )

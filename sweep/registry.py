@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 from sweep.config import ExperimentConfig
 from sweep.db import connect, masked
 from sweep.errors import ConfigError, RegistryError
+from sweep.returns import ENCODING, DailyReturns, encode
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class ResultRow:
     data_fingerprint: Mapping[str, Any] | None = None
     duration_s: float | None = None
     error: str | None = None
+    returns: DailyReturns | None = None
 
 
 def _experiment_params(
@@ -228,7 +230,18 @@ def _record_run(
                 "code_version": code_version,
             },
         ).fetchone()
-    assert got is not None
+        assert got is not None
+        if result.returns is not None:
+            conn.execute(
+                query("insert_returns"),
+                {
+                    "result_id": got[0],
+                    "first_day": result.returns.first_day,
+                    "n_days": len(result.returns.values),
+                    "encoding": ENCODING,
+                    "data": encode(result.returns),
+                },
+            )
     return int(got[0]), got[1]
 
 

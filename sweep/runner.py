@@ -23,6 +23,7 @@ from sweep.errors import PipelineError
 from sweep.model import save_model
 from sweep.pipeline import Dataset, ExperimentResult, prepare_dataset, run_pipeline
 from sweep.registry import Connection, ResultRow, record_run
+from sweep.returns import daily_returns
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ def persist(
         feature_names=result.feature_names,
         data_fingerprint=computed.fingerprint,
         duration_s=computed.duration_s,
+        returns=daily_returns(result.test_index, result.test_returns),
     )
     try:
         rid, _ = record_run(

@@ -106,10 +106,12 @@ def summary_lines(s: StudySummary) -> list[str]:
     st = s.stats
     if st.get("dsr") is not None:
         lines.append(
-            f"selection bias: N={st.get('n_trials')} trials, best Sharpe "
-            f"{_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
-            f"{_fmt(st.get('dsr'))}, PBO {_fmt(st.get('pbo'))}"
+            f"selection bias: N={st.get('n_trials')} trials; chosen trial's Sharpe of daily "
+            f"returns {_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
+            f"{_fmt(st.get('dsr'))}; PBO {_fmt(st.get('pbo'))}"
         )
+    if st.get("study_gate_failures"):
+        lines.append("✗ Gate failures (study): " + ", ".join(st["study_gate_failures"]))
     if s.failures:
         lines.append("failures: " + "; ".join(f"{n}× {reason}" for reason, n in s.failures.items()))
     return lines
