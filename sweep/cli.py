@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--trial", type=int, help="trial number (default: the best)")
     ex.add_argument("-o", "--output", help="file to write (default: stdout)")
 
+    ho = sub.add_parser(
+        "holdout", help="evaluate a walk-forward study's trial on its sealed holdout"
+    )
+    ho.add_argument("study")
+    ho.add_argument("--trial", type=int, help="trial number (default: the best)")
+
     dash = sub.add_parser("dashboard", help="serve Optuna Dashboard on the registry's storage")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8080)
@@ -101,6 +107,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_study.export(args)
     if args.command == "dashboard":
         return cli_study.dashboard(args)
+    if args.command == "holdout":
+        return cli_study.holdout(args)
     raise AssertionError(args.command)
 
 
@@ -223,6 +231,7 @@ def _results(args: argparse.Namespace) -> int:
         "n_trades",
         "gate_passed",
         "status",
+        "holdout",
         "trained_at",
     ]
     if args.order not in ("sharpe", "win_rate", "alpha", "max_drawdown", "n_trades"):

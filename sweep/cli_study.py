@@ -130,10 +130,12 @@ def studies(args: argparse.Namespace) -> int:
                     "status",
                     "n_trials_target",
                     "n_complete",
-                    "n_failed",
                     "n_pruned",
-                    "objectives",
+                    "n_failed",
                     "best_experiment_id",
+                    "best_value",
+                    "dsr",
+                    "pbo",
                     "started_at",
                 ],
             )
@@ -171,20 +173,35 @@ def export(args: argparse.Namespace) -> int:
 def dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
-    from sweep.db import database_url, masked, sqlalchemy_url
+    from sweep.db import database_url, masked
     from sweep.registry import open_registry
 
     url = database_url()
     open_registry(url).close()  # fail fast, and make sure the schema exists
-    import optuna
 
-    from sweep.study import quiet_optuna
+    from sweep.study import create_storage, quiet_optuna
 
     quiet_optuna()
-    storage = optuna.storages.RDBStorage(sqlalchemy_url(url))
+    storage = create_storage(url)
     print(
         f"Optuna Dashboard on http://{args.host}:{args.port}/ for {masked(url)} (Ctrl-C to stop)",
         file=sys.stderr,
     )
     optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def holdout(args: argparse.Namespace) -> int:
+    import os
+
+    from sweep.db import database_url
+    from sweep.holdout import evaluate_holdout, holdout_line
+    from sweep.registry import open_registry
+
+    conn = open_registry(database_url())
+    try:
+        h = evaluate_holdout(conn, args.study, args.trial, nthread=os.cpu_count() or 1)
+    finally:
+        conn.close()
+    print(("✓ " if h.gate_passed else "✗ ") + holdout_line(h))
     return EXIT_OK

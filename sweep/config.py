@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import re
+import typing
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,14 @@ class PositionConfig(_Strict):
     hold_max: Annotated[int, Strict(), Field(ge=1, le=10_000)]
 
 
+class WalkForwardConfig(_Strict):
+    """Walk-forward folds inside the training part; the test part becomes a sealed holdout."""
+
+    type: Literal["walk_forward"] = "walk_forward"
+    folds: Annotated[int, Strict(), Field(ge=2, le=50)] = 5
+    mode: Literal["expanding", "rolling"] = "expanding"
+
+
 class TrainingConfig(_Strict):
     """Chronological split and early stopping."""
 
@@ -54,6 +63,7 @@ class TrainingConfig(_Strict):
     min_samples: Annotated[int, Strict(), Field(ge=1)] = 1000
     early_stopping_rounds: Annotated[int, Strict(), Field(ge=1)] = 50
     validation_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=0.9)] = 0.2
+    cv: WalkForwardConfig | None = None
 
 
 class ModelConfig(_Strict):
@@ -140,9 +150,16 @@ class ExperimentConfig(_Strict):
         return self.model_dump(mode="json")
 
     def fingerprint(self) -> str:
-        """sha256 of the canonical JSON of the config; equal configs give equal hashes."""
-        blob = json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical JSON of the config; equal configs give equal hashes.
+
+        Keys whose value is null are left out, so adding a new optional block (off by default)
+        to sweep does not change the fingerprint of configs registered before it."""
+        blob = json.dumps(_drop_none(self.to_json_dict()), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -250,10 +267,12 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
         ann = field.annotation if field else None
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
+        # ``WalkForwardConfig | None``: look through the Optional
+        candidates = [ann, *typing.get_args(ann)]
+        sub = [a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not sub:
             return None
+        model = sub[0]
     return model
 
 

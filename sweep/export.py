@@ -9,6 +9,7 @@ the trial is never written.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +19,11 @@ import optuna
 from sweep import __version__
 from sweep.config import dump_yaml, validate_experiment
 from sweep.errors import ConfigError, RegistryError
+from sweep.holdout import evaluate_holdout, holdout_line
 from sweep.registry import Connection
 from sweep.space import parse_space
 from sweep.study import trial_experiment_id
-from sweep.study_stats import compute_study_stats, load_study_returns, study_gate
+from sweep.study_stats import study_gate, study_stats_for
 from sweep.summary import pick_best, study_results, study_row
 
 
@@ -80,7 +82,10 @@ def export_trial(
             hint="the study's space row was changed after the trial ran",
         )
     metrics = dict(row["metrics"] or {})
-    stats = compute_study_stats(load_study_returns(conn, study_name), eid)
+    sealed = None
+    if cfg.training.cv is not None:
+        sealed = evaluate_holdout(conn, study_name, trial_number, nthread=os.cpu_count() or 1)
+    stats = study_stats_for(conn, study_name, eid)
     verdict = study_gate(stats, cfg.gate.min_dsr, cfg.gate.max_pbo) if stats else None
     fp = conn.execute(
         "SELECT data_fingerprint FROM model_results WHERE id = %s", (row["result_id"],)
@@ -102,6 +107,7 @@ def export_trial(
             ),
             f"data: {data.get('file')} {data.get('first_bar')}..{data.get('last_bar')} "
             f"sha256 {str(data.get('sha256', ''))[:16]}",
+            *([holdout_line(sealed)] if sealed else []),
             "`sweep run` on this file reproduces these metrics exactly on the same data.",
         ]
     )

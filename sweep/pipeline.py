@@ -8,6 +8,7 @@ whatever ``nthread`` is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,7 @@ from sweep.features import compute_features, resolve_features
 from sweep.gate import GateVerdict, evaluate_gate
 from sweep.metrics import compute_metrics
 from sweep.model import FittedModel, get_model_kind
-from sweep.split import Split, chronological_split
+from sweep.split import Split, chronological_split, walk_forward_folds
 from sweep.target import binary_target
 
 FloatArray = npt.NDArray[np.float64]
@@ -71,51 +72,76 @@ def usable_rows(x: FloatArray, y: FloatArray) -> tuple[int, int]:
     return start, max(start, stop)
 
 
-def run_pipeline(cfg: ExperimentConfig, dataset: Dataset, *, nthread: int = 1) -> ExperimentResult:
-    """Run one experiment on a prepared dataset.
+FoldCallback = Callable[[int, dict[str, float | int | None]], None]
 
-    Raises :class:`PipelineError` when the data cannot support it (too few samples, a one-class
-    training label); a failed gate is a result, not an error.
-    """
+
+@dataclass(frozen=True)
+class _Inputs:
+    """A config's view of a dataset: its feature matrix, labels and usable rows."""
+
+    names: list[str]
+    x: FloatArray
+    y: FloatArray
+    open_: FloatArray
+    close: FloatArray
+    start: int
+    stop: int
+    index: pd.DatetimeIndex
+
+    def rows(self, part: tuple[int, int]) -> slice:
+        return slice(self.start + part[0], self.start + part[1])
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    model: FittedModel
+    metrics: dict[str, float | int | None]
+    returns: FloatArray
+    test: slice
+
+
+def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
     frame = dataset.market.frame
     names = resolve_features(cfg.feature_groups)
-    x_all = dataset.features[names].to_numpy(dtype=np.float64)
+    x = dataset.features[names].to_numpy(dtype=np.float64)
     close = frame["close"].to_numpy(dtype=np.float64)
-    y_all = binary_target(close, cfg.target.horizon, cfg.target.threshold)
-    start, stop = usable_rows(x_all, y_all)
-    split = chronological_split(
-        stop - start,
-        train_ratio=cfg.training.train_ratio,
-        horizon=cfg.target.horizon,
-        validation_ratio=cfg.training.validation_ratio,
-        min_samples=cfg.training.min_samples,
+    y = binary_target(close, cfg.target.horizon, cfg.target.threshold)
+    start, stop = usable_rows(x, y)
+    return _Inputs(
+        names,
+        x,
+        y,
+        frame["open"].to_numpy(dtype=np.float64),
+        close,
+        start,
+        stop,
+        pd.DatetimeIndex(frame.index),
     )
 
-    def rows(part: tuple[int, int]) -> slice:
-        return slice(start + part[0], start + part[1])
 
-    fit, valid, test = rows(split.fit), rows(split.valid), rows(split.test)
-    y_fit = y_all[fit]
+def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -> _Evaluated:
+    """Fit on the split's fitting rows (early stopping on its validation tail), backtest and
+    score its test rows."""
+    fit, valid, test = inp.rows(split.fit), inp.rows(split.valid), inp.rows(split.test)
+    y_fit = inp.y[fit]
     if np.unique(y_fit).size < 2:
         raise PipelineError(
             f"the training label has one class only (label rate {float(y_fit.mean()):.3f}); "
             "lower target.threshold or change target.horizon"
         )
-    kind = get_model_kind(cfg.model_type)
-    model = kind.fit(
-        x_all[fit],
+    model = get_model_kind(cfg.model_type).fit(
+        inp.x[fit],
         y_fit,
-        x_all[valid],
-        y_all[valid],
+        inp.x[valid],
+        inp.y[valid],
         params=cfg.model,
-        feature_names=names,
+        feature_names=inp.names,
         early_stopping_rounds=cfg.training.early_stopping_rounds,
         seed=cfg.seed,
         nthread=nthread,
     )
-    proba = model.predict_proba(x_all[test])
-    open_t = frame["open"].to_numpy(dtype=np.float64)[test]
-    close_t = close[test]
+    proba = model.predict_proba(inp.x[test])
+    open_t, close_t = inp.open_[test], inp.close[test]
     bt = run_backtest(
         open_t,
         close_t,
@@ -132,7 +158,7 @@ def run_pipeline(cfg: ExperimentConfig, dataset: Dataset, *, nthread: int = 1) -
         close_t,
         bars_per_year=bars_per_year(cfg.timeframe, cfg.backtest.days_per_year),
         proba=proba,
-        labels=y_all[test],
+        labels=inp.y[test],
     ).to_dict()
     metrics.update(
         n_fit=split.n_fit,
@@ -141,28 +167,101 @@ def run_pipeline(cfg: ExperimentConfig, dataset: Dataset, *, nthread: int = 1) -
         label_rate=round(float(y_fit.mean()), 6),
         best_iteration=model.best_iteration,
     )
-    g = cfg.gate
-    # DSR and PBO are properties of a study's choice among trials; a single run has neither.
+    return _Evaluated(model, metrics, bt.returns, test)
+
+
+def run_pipeline(
+    cfg: ExperimentConfig,
+    dataset: Dataset,
+    *,
+    nthread: int = 1,
+    on_fold: FoldCallback | None = None,
+) -> ExperimentResult:
+    """Run one experiment on a prepared dataset.
+
+    Without ``training.cv``: fit on the training part, score the test part. With it: score each
+    walk-forward fold inside the training part (``on_fold(k, metrics)`` after fold ``k``, which
+    may raise to stop the run, e.g. for pruning) and leave the test part sealed; the run's
+    metrics are then the folds' means (``n_trades`` summed, ``cv_scores`` per fold).
+
+    Raises :class:`PipelineError` when the data cannot support it (too few samples, a one-class
+    training label); a failed gate is a result, not an error.
+    """
+    inp = _inputs(cfg, dataset)
+    split = chronological_split(
+        inp.stop - inp.start,
+        train_ratio=cfg.training.train_ratio,
+        horizon=cfg.target.horizon,
+        validation_ratio=cfg.training.validation_ratio,
+        min_samples=cfg.training.min_samples,
+    )
+    if cfg.training.cv is None:
+        ev = _evaluate(cfg, inp, split, nthread)
+        folds = [split]
+        evs = [ev]
+        metrics = dict(ev.metrics)
+    else:
+        cv = cfg.training.cv
+        folds = walk_forward_folds(
+            split.valid[1],  # the search rows: everything before the purged, sealed test part
+            folds=cv.folds,
+            mode=cv.mode,
+            horizon=cfg.target.horizon,
+            validation_ratio=cfg.training.validation_ratio,
+            min_samples=cfg.training.min_samples,
+        )
+        evs = []
+        for k, fold in enumerate(folds, start=1):
+            ev = _evaluate(cfg, inp, fold, nthread)
+            evs.append(ev)
+            if on_fold is not None:
+                on_fold(k, ev.metrics)
+        metrics = _fold_means([e.metrics for e in evs])
     verdict = evaluate_gate(
         metrics,
-        min_sharpe=g.min_sharpe,
-        min_win_rate=g.min_win_rate,
-        min_trades=g.min_trades,
-        min_alpha=g.min_alpha,
-        max_drawdown=g.max_drawdown,
+        # DSR and PBO are properties of a study's choice among trials; a single run has neither.
+        min_sharpe=cfg.gate.min_sharpe,
+        min_win_rate=cfg.gate.min_win_rate,
+        min_trades=cfg.gate.min_trades,
+        min_alpha=cfg.gate.min_alpha,
+        max_drawdown=cfg.gate.max_drawdown,
     )
-    index = frame.index
+    first, last = folds[0], folds[-1]
+    tests = [e.test for e in evs]
+    index = inp.index
+    test_index = pd.DatetimeIndex(
+        index[np.concatenate([np.arange(t.start, t.stop) for t in tests])]
+    )
     return ExperimentResult(
         config=cfg,
         metrics=metrics,
         verdict=verdict,
-        model=model,
-        feature_names=names,
+        model=evs[-1].model,
+        feature_names=inp.names,
         split=split,
-        train_from=index[fit.start],
-        train_to=index[valid.stop - 1],
-        test_from=index[test.start],
-        test_to=index[test.stop - 1],
-        test_index=pd.DatetimeIndex(index[test]),
-        test_returns=bt.returns,
+        train_from=index[inp.rows(first.fit).start],
+        train_to=index[inp.rows(last.valid).stop - 1],
+        test_from=index[tests[0].start],
+        test_to=index[tests[-1].stop - 1],
+        test_index=test_index,
+        test_returns=np.concatenate([e.returns for e in evs]),
     )
+
+
+def _fold_means(per_fold: list[dict[str, float | int | None]]) -> dict[str, float | int | None]:
+    """Mean of each metric over folds (None when any fold lacks it); counts are summed."""
+    out: dict[str, float | int | None] = {}
+    summed = {"n_trades", "n_test", "n_bars"}
+    for key in per_fold[0]:
+        vals = [m.get(key) for m in per_fold]
+        if any(v is None for v in vals):
+            out[key] = None
+        elif key in summed:
+            out[key] = int(sum(int(v) for v in vals if v is not None))
+        else:
+            out[key] = float(np.mean([float(v) for v in vals if v is not None]))
+    sharpes = [float(m["sharpe"] or 0.0) for m in per_fold]
+    out["cv_folds"] = len(per_fold)
+    out["cv_sharpe_min"] = min(sharpes)
+    out["cv_sharpe_std"] = float(np.std(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0
+    return out

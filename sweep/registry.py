@@ -125,6 +125,7 @@ class ResultRow:
     duration_s: float | None = None
     error: str | None = None
     returns: DailyReturns | None = None
+    holdout_of_study: str | None = None  # set: a sealed-holdout evaluation, counted as a look
 
 
 def _experiment_params(
@@ -228,9 +229,23 @@ def _record_run(
                 else None,
                 "duration_s": result.duration_s,
                 "code_version": code_version,
+                "holdout": result.holdout_of_study is not None,
             },
         ).fetchone()
         assert got is not None
+        if result.holdout_of_study is not None:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                ("holdout:" + result.holdout_of_study,),
+            )
+            conn.execute(
+                query("insert_holdout_look"),
+                {
+                    "study_name": result.holdout_of_study,
+                    "experiment_id": cfg.experiment_id,
+                    "result_id": got[0],
+                },
+            )
         if result.returns is not None:
             conn.execute(
                 query("insert_returns"),

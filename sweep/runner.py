@@ -21,7 +21,13 @@ from sweep.data import load_market_data, resolve_data_dir
 from sweep.db import sweep_home
 from sweep.errors import PipelineError
 from sweep.model import save_model
-from sweep.pipeline import Dataset, ExperimentResult, prepare_dataset, run_pipeline
+from sweep.pipeline import (
+    Dataset,
+    ExperimentResult,
+    FoldCallback,
+    prepare_dataset,
+    run_pipeline,
+)
 from sweep.registry import Connection, ResultRow, record_run
 from sweep.returns import daily_returns
 
@@ -86,18 +92,25 @@ class Computed:
     result: ExperimentResult | None
     error: str | None
     duration_s: float
+    status: str = "ok"  # ok | failed | pruned
 
 
-def compute(cfg: ExperimentConfig, *, nthread: int = 1, dataset: Dataset | None = None) -> Computed:
+def compute(
+    cfg: ExperimentConfig,
+    *,
+    nthread: int = 1,
+    dataset: Dataset | None = None,
+    on_fold: FoldCallback | None = None,
+) -> Computed:
     """The pipeline part of a run (no writes). Data problems raise; pipeline problems are kept
-    as the run's error."""
+    as the run's error. An exception raised by ``on_fold`` (pruning) propagates."""
     t0 = time.perf_counter()
     ds = dataset if dataset is not None else load_dataset(cfg)
     fingerprint = ds.market.fingerprint.to_dict()
     try:
-        result = run_pipeline(cfg, ds, nthread=nthread)
+        result = run_pipeline(cfg, ds, nthread=nthread, on_fold=on_fold)
     except PipelineError as e:
-        return Computed(cfg, fingerprint, None, e.message, time.perf_counter() - t0)
+        return Computed(cfg, fingerprint, None, e.message, time.perf_counter() - t0, "failed")
     return Computed(cfg, fingerprint, result, None, time.perf_counter() - t0)
 
 
@@ -108,32 +121,39 @@ def persist(
     force: bool = False,
     study_name: str | None = None,
     trial_number: int | None = None,
+    holdout_of: tuple[ExperimentConfig, str] | None = None,
 ) -> RunOutcome:
-    """Write the model file and the registry rows of a computed run (one transaction)."""
+    """Write the model file and the registry rows of a computed run (one transaction).
+
+    ``holdout_of=(trial_config, study)``: the run is that trial's sealed-holdout evaluation; its
+    row is registered under the trial's experiment (and config), flagged, and counted as a look.
+    """
     cfg, result = computed.config, computed.result
+    registered = holdout_of[0] if holdout_of else cfg
+    holdout_study = holdout_of[1] if holdout_of else None
     if result is None:
         error = computed.error or "unknown error"
+        status = "pruned" if computed.status == "pruned" else "failed"
         row = ResultRow(
-            status="failed",
+            status=status,
             metrics=None,
             gate_passed=False,
             gate_failures=(error,),
             data_fingerprint=computed.fingerprint,
             duration_s=computed.duration_s,
             error=error,
+            holdout_of_study=holdout_study,
         )
         rid, _ = record_run(
             conn,
-            cfg,
+            registered,
             row,
             code_version=__version__,
             force=force,
             study_name=study_name,
             trial_number=trial_number,
         )
-        return RunOutcome(
-            cfg.experiment_id, rid, "failed", None, False, (error,), error, None, None
-        )
+        return RunOutcome(cfg.experiment_id, rid, status, None, False, (error,), error, None, None)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     directory = models_dir() / cfg.experiment_id
@@ -166,11 +186,12 @@ def persist(
         data_fingerprint=computed.fingerprint,
         duration_s=computed.duration_s,
         returns=daily_returns(result.test_index, result.test_returns),
+        holdout_of_study=holdout_study,
     )
     try:
         rid, _ = record_run(
             conn,
-            cfg,
+            registered,
             row,
             code_version=__version__,
             force=force,

@@ -218,6 +218,24 @@ def parse_space(
             key="sweep.direction",
             value=settings.direction,
         )
+    if settings.pruner != "none":
+        training = template.get("training")
+        if not (isinstance(training, dict) and training.get("cv")):
+            raise ConfigError(
+                "a pruner needs walk-forward folds to report to",
+                file=file,
+                key=_where("sweep.pruner", lines),
+                value=settings.pruner,
+                hint="add training.cv: {type: walk_forward, folds: 5}, or set pruner: none",
+            )
+        if len(settings.objectives) > 1:
+            raise ConfigError(
+                "Optuna prunes single-objective studies only",
+                file=file,
+                key=_where("sweep.pruner", lines),
+                value=settings.pruner,
+                hint="set pruner: none for a multi-objective study",
+            )
     params: list[Param] = []
     _find_ranges(template, "", params, file, lines)
     space = SearchSpace(

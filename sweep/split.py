@@ -79,3 +79,55 @@ def chronological_split(
     return Split(
         fit=(0, fit_end), valid=(valid_start, train_end), test=(test_start, n), horizon=horizon
     )
+
+
+def walk_forward_folds(
+    n_search: int,
+    *,
+    folds: int,
+    mode: str,
+    horizon: int,
+    validation_ratio: float,
+    min_samples: int,
+) -> list[Split]:
+    """Walk-forward folds over the search rows ``[0, n_search)`` (everything before the purged
+    test part, which stays sealed).
+
+    The rows are cut into ``folds + 1`` equal blocks; fold ``k`` (1..folds) evaluates on block
+    ``k`` and trains on the blocks before it (``expanding``: blocks ``0..k-1``; ``rolling``: block
+    ``k-1`` only, the size of the first fold's training window). Inside each fold the layout is
+    the one of :func:`chronological_split`: fitting rows, a purge gap of ``horizon`` rows, the
+    early-stopping tail, another gap of ``horizon`` rows, then the evaluated block. Training always
+    precedes evaluation, so no embargo after an evaluated block is needed: no later fold trains on
+    rows whose labels overlap an earlier fold's evaluation without also having seen them as
+    training rows of its own.
+    """
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    block = n_search // (folds + 1)
+    out = []
+    for k in range(1, folds + 1):
+        eval_start = k * block
+        eval_stop = (k + 1) * block if k < folds else n_search
+        train_start = 0 if mode == "expanding" else (k - 1) * block
+        train_end = eval_start - horizon
+        n_valid = int((train_end - train_start) * validation_ratio)
+        valid_start = train_end - n_valid
+        fit_end = valid_start - horizon
+        n_fit = max(fit_end - train_start, 0)
+        if n_fit < min_samples:
+            raise PipelineError(f"insufficient samples: fold {k}: {n_fit} < {min_samples}")
+        if n_valid < 1 or eval_stop - eval_start < 2:
+            raise PipelineError(
+                f"insufficient samples: fold {k} has {n_valid} validation and "
+                f"{eval_stop - eval_start} evaluation rows"
+            )
+        out.append(
+            Split(
+                fit=(train_start, fit_end),
+                valid=(valid_start, train_end),
+                test=(eval_start, eval_stop),
+                horizon=horizon,
+            )
+        )
+    return out

@@ -25,7 +25,7 @@ import optuna
 from psycopg.types.json import Jsonb
 
 from sweep import __version__
-from sweep.db import sqlalchemy_url
+from sweep.db import connect, sqlalchemy_url
 from sweep.errors import ConfigError
 from sweep.registry import Connection, query
 from sweep.space import SearchSpace, SweepSettings
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 ENV_HEARTBEAT = "SWEEP_HEARTBEAT_INTERVAL"
 ENV_GRACE = "SWEEP_HEARTBEAT_GRACE"
+_OPTUNA_SCHEMA_LOCK = 0x5377_6565_71  # advisory-lock key for creating Optuna's tables
 FAIL_REASON = "fail_reason"  # user attribute of a trial that failed as a result (counted)
 INTERRUPTED = "interrupted"  # user attribute of a trial stopped by Ctrl-C (not counted)
 
@@ -55,6 +56,17 @@ def create_storage(url: str) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage on the registry database, with heartbeats and stale-trial retry."""
     interval = int(os.environ.get(ENV_HEARTBEAT, "5"))
     grace = int(os.environ.get(ENV_GRACE, str(max(4 * interval, 20))))
+    # Optuna creates its tables on first use without a lock, so processes that start together on
+    # a new database race on CREATE TABLE; build the storage under an advisory lock.
+    with connect(url, autocommit=True) as lock_conn:
+        lock_conn.execute("SELECT pg_advisory_lock(%s)", (_OPTUNA_SCHEMA_LOCK,))
+        try:
+            return _rdb_storage(url, interval, grace)
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_OPTUNA_SCHEMA_LOCK,))
+
+
+def _rdb_storage(url: str, interval: int, grace: int) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(
         sqlalchemy_url(url),
         engine_kwargs={"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2},

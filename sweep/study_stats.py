@@ -76,16 +76,21 @@ def load_study_returns(conn: Connection, name: str) -> dict[str, DailyReturns]:
     }
 
 
-def compute_study_stats(series: dict[str, DailyReturns], chosen: str) -> StudyStats | None:
-    """DSR and PBO of ``chosen`` among ``series``; ``None`` if it has no stored returns."""
+def compute_study_stats(
+    series: dict[str, DailyReturns], chosen: str, n_tried: int | None = None
+) -> StudyStats | None:
+    """DSR and PBO of ``chosen`` among ``series``; ``None`` if it has no stored returns.
+
+    ``n_tried`` (default: the number of series) is the N of the DSR: pass the count of every
+    configuration that was evaluated, pruned ones included, since each was a candidate."""
     if chosen not in series:
         return None
     names = sorted(series)
     stats = {n: _sharpe_stats(series[n].values) for n in names}
     best = stats[chosen]
-    n = len(names)
+    n = max(len(names), n_tried or 0)
     srs = np.array([stats[k].sr for k in names], dtype=np.float64)
-    var = trial_sharpe_variance(srs) if n >= 2 else None
+    var = trial_sharpe_variance(srs) if len(srs) >= 2 else None
     dsr = emax = None
     flat = series[chosen].values.max() == series[chosen].values.min()
     if best.n_obs > 1 and not flat:
@@ -99,7 +104,7 @@ def compute_study_stats(series: dict[str, DailyReturns], chosen: str) -> StudySt
     partitions = None
     _, matrix = align([series[k] for k in names])
     days = matrix.shape[0]
-    if n >= 2 and days >= 8:
+    if len(names) >= 2 and days >= 8:
         partitions = 16 if days >= 64 else max(2, (days // 4) // 2 * 2)
         res = probability_of_backtest_overfitting(matrix, n_partitions=partitions)
         pbo, loss, slope = res.pbo, res.prob_oos_loss, res.degradation_slope
@@ -126,6 +131,14 @@ def _sharpe_stats(values: np.ndarray) -> SharpeStats:
     if values.size >= 2 and values.max() == values.min():
         return SharpeStats(sr=0.0, skew=0.0, kurtosis=3.0, n_obs=int(values.size))
     return sharpe_stats(values)
+
+
+def study_stats_for(conn: Connection, name: str, chosen: str) -> StudyStats | None:
+    """:func:`compute_study_stats` from the database: stored returns, N = evaluated trials."""
+    tried = conn.execute(query("study_tried"), {"study_name": name}).fetchone()
+    return compute_study_stats(
+        load_study_returns(conn, name), chosen, int(tried[0]) if tried else None
+    )
 
 
 def study_gate(stats: StudyStats, min_dsr: float | None, max_pbo: float | None) -> GateVerdict:
@@ -162,7 +175,7 @@ def conclude_study(conn: Connection, name: str, best: dict[str, Any] | None) -> 
     return what ``sweep_studies.stats`` stores (empty when nothing completed)."""
     if best is None:
         return {}
-    stats = compute_study_stats(load_study_returns(conn, name), str(best["experiment_id"]))
+    stats = study_stats_for(conn, name, str(best["experiment_id"]))
     if stats is None:
         return {}
     row = conn.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,7 @@ class Worker:
         self.conn = open_registry(plan.url)  # used by the I/O thread only
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-io")
         self.report = WorkerReport()
+        self.prune = self.space.settings.pruner != "none"
 
     # -- I/O thread ---------------------------------------------------------------------------
     def _claim(self) -> _Claimed | Claim:
@@ -112,6 +114,11 @@ class Worker:
                     self.conn, computed, study_name=self.plan.study_name, trial_number=trial.number
                 )
                 trial.set_user_attr("experiment_id", ro.experiment_id)
+                if ro.status == "pruned":
+                    trial.set_user_attr("pruned_reason", ro.error)
+                    self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    self.report.finished += 1
+                    return
                 if ro.status == "ok" and ro.metrics is not None:
                     for k in ATTR_METRICS:
                         trial.set_user_attr(k, ro.metrics.get(k))
@@ -149,14 +156,40 @@ class Worker:
             cfg = self.space.config_for(c.values, eid)
         except SweepError as e:
             return _Outcome(None, error=f"invalid config: {e.one_line()}")
+        t0 = time.perf_counter()
+        ds = None
         try:
             ds = load_dataset(cfg)
-            return _Outcome(cfg, compute(cfg, nthread=self.plan.nthread, dataset=ds))
+            on_fold = self._pruning_callback(c.trial) if self.prune else None
+            return _Outcome(
+                cfg, compute(cfg, nthread=self.plan.nthread, dataset=ds, on_fold=on_fold)
+            )
+        except optuna.TrialPruned as e:
+            assert ds is not None
+            fp = ds.market.fingerprint.to_dict()
+            return _Outcome(
+                cfg, Computed(cfg, fp, None, str(e), time.perf_counter() - t0, "pruned")
+            )
         except SweepError as e:
             return _Outcome(cfg, error=e.one_line())
         except Exception as e:  # a model or library error is this trial's result
             log.exception("trial %s failed", eid)
             return _Outcome(cfg, error=f"{type(e).__name__}: {e}")
+
+    def _pruning_callback(
+        self, trial: optuna.Trial
+    ) -> Callable[[int, dict[str, float | int | None]], None]:
+        objective = self.space.settings.objectives[0]
+
+        def on_fold(k: int, metrics: dict[str, float | int | None]) -> None:
+            value = metrics.get(objective)
+            if value is None:
+                return
+            trial.report(float(value), step=k)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {k}: {objective} {float(value):.3f}")
+
+        return on_fold
 
     def run(self) -> WorkerReport:
         pending: Future[_Claimed | Claim] = self.io.submit(self._claim)
@@ -213,7 +246,11 @@ def worker_main(plan: WorkerPlan) -> WorkerReport:
     """Entry point of a worker process."""
     _interrupt_once()
     quiet_optuna()
-    return Worker(plan).run()
+    try:
+        return Worker(plan).run()
+    except KeyboardInterrupt:
+        # run() has released this worker's trials; the parent reports the interruption once.
+        raise SystemExit(130) from None
 
 
 def _interrupt_once() -> None:

@@ -6,7 +6,7 @@ SELECT r.id, r.experiment_id, e.symbol, e.timeframe, e.feature_groups,
        (r.metrics ->> 'max_drawdown')::float  AS max_drawdown,
        (r.metrics ->> 'n_trades')::int        AS n_trades,
        (r.metrics ->> %(order)s)::float       AS order_value,
-       r.gate_passed, r.status, r.trained_at
+       r.gate_passed, r.status, r.holdout, r.trained_at
 FROM model_results r
 JOIN experiments e USING (experiment_id)
 WHERE (NOT %(passed_only)s OR r.gate_passed)

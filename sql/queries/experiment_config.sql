@@ -1,0 +1,1 @@
+SELECT config FROM experiments WHERE experiment_id = %(experiment_id)s;

@@ -1,0 +1,5 @@
+-- The next look at a study's holdout; the advisory lock taken by the caller serialises numbering.
+INSERT INTO holdout_looks (study_name, experiment_id, result_id, look_number)
+SELECT %(study_name)s, %(experiment_id)s, %(result_id)s, coalesce(max(look_number), 0) + 1
+FROM holdout_looks WHERE study_name = %(study_name)s
+RETURNING look_number;

@@ -1,0 +1,158 @@
+"""Walk-forward studies end to end: pruning recorded as pruned, the sealed holdout and its looks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import optuna
+import psycopg
+import pytest
+
+from sweep.db import sqlalchemy_url
+from tests.conftest import run_cli
+
+SPACE = """\
+experiment_id: {name}
+symbol: BTC/USDT
+timeframe: 4h
+feature_groups: {{subset: [momentum, volatility, trend], min_size: 1}}
+target: {{horizon: 3, threshold: {{float: [0.004, 0.02], log: true}}}}
+position: {{size: 0.05, hold_max: 6}}
+training:
+  train_ratio: 0.75
+  min_samples: 300
+  early_stopping_rounds: 10
+  cv: {{type: walk_forward, folds: 3, mode: expanding}}
+model: {{n_estimators: 60, max_depth: {{int: [2, 5]}}}}
+backtest: {{entry_threshold: {{float: [0.5, 0.65]}}}}
+data: {{start: 2021-01-01}}
+sweep: {{objective: sharpe, sampler: random, seed: 3, pruner: {pruner}}}
+"""
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+@pytest.fixture
+def wf_study(workdir: Path) -> str:
+    (workdir / "space.yaml").write_text(SPACE.format(name="wf", pruner="median"))
+    res = run_cli(
+        "run",
+        "space.yaml",
+        "--trials",
+        "10",
+        "--jobs",
+        "1",
+        "--no-progress",
+        cwd=workdir,
+        env=_env(),
+    )
+    assert res.returncode == 0, res.stderr
+    return "wf"
+
+
+def _rows(url: str, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as c:
+        return list(c.execute(sql, params).fetchall())
+
+
+def test_pruned_trials_are_recorded_as_pruned_and_counted(wf_study: str, clean_db: str) -> None:
+    study = optuna.load_study(study_name=wf_study, storage=sqlalchemy_url(clean_db))
+    states = [t.state.name for t in study.trials]
+    assert len(states) == 10 and "RUNNING" not in states
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    registry = _rows(
+        clean_db,
+        "SELECT e.trial_number, r.status, r.error FROM experiments e "
+        "JOIN model_results r USING (experiment_id) WHERE e.study_name = %s",
+        wf_study,
+    )
+    by_number = {int(n): (s, e) for n, s, e in registry}  # type: ignore[call-overload]
+    assert len(by_number) == 10
+    for t in pruned:
+        status, error = by_number[t.number]
+        assert status == "pruned" and "pruned after fold" in str(error)
+        assert t.intermediate_values  # it reported folds before being stopped
+    for t in study.trials:
+        if t.state.name == "COMPLETE":
+            assert sorted(t.intermediate_values) == [1, 2, 3]
+
+
+def test_holdout_is_evaluated_once_per_trial_and_every_look_is_counted(
+    wf_study: str, workdir: Path, clean_db: str
+) -> None:
+    first = run_cli("holdout", wf_study, cwd=workdir, env=_env())
+    assert first.returncode == 0, first.stderr
+    assert "look 1 of 1 at this study's holdout" in first.stdout
+    again = run_cli("holdout", wf_study, cwd=workdir, env=_env())
+    assert "look 1 of 1" in again.stdout and "not a new look" in again.stdout
+    flagged = _rows(clean_db, "SELECT experiment_id FROM model_results WHERE holdout")
+    assert len(flagged) == 1
+
+    done = _rows(
+        clean_db,
+        "SELECT e.trial_number FROM experiments e JOIN model_results r "
+        "USING (experiment_id) WHERE e.study_name = %s AND r.status = 'ok' "
+        "AND NOT r.holdout ORDER BY 1",
+        wf_study,
+    )
+    chosen = str(flagged[0][0]).rsplit("-t", 1)[1]
+    other = next(int(n) for (n,) in done if int(n) != int(chosen) - 1)  # type: ignore[call-overload]
+    second = run_cli("holdout", wf_study, "--trial", str(other), cwd=workdir, env=_env())
+    assert "look 2 of 2" in second.stdout, second.stdout + second.stderr
+
+    # export of the best trial shows its holdout (not a new look) and still reproduces the
+    # walk-forward metrics, which never used the holdout
+    exp = run_cli("export", wf_study, "-o", "best.yaml", cwd=workdir, env=_env())
+    assert exp.returncode == 0, exp.stderr
+    text = (workdir / "best.yaml").read_text()
+    assert "sealed holdout of" in text and "look 1 of 2" in text
+    rerun = run_cli("run", "best.yaml", "--json", cwd=workdir, env=_env())
+    metrics = json.loads(rerun.stdout)["metrics"]
+    registered = _rows(
+        clean_db,
+        "SELECT metrics FROM model_results WHERE experiment_id = %s "
+        "AND NOT holdout ORDER BY id LIMIT 1",
+        str(flagged[0][0]),
+    )
+    # the chosen trial's row also carries the study's statistics (dsr, pbo, n_trials_study)
+    study_keys = {"dsr", "pbo", "n_trials_study"}
+    assert study_keys <= set(registered[0][0])  # type: ignore[arg-type]
+    assert metrics == {k: v for k, v in registered[0][0].items() if k not in study_keys}  # type: ignore[union-attr]
+
+
+def test_a_study_without_walk_forward_has_no_holdout(workdir: Path) -> None:
+    space = SPACE.format(name="plain", pruner="none").replace(
+        "  cv: {type: walk_forward, folds: 3, mode: expanding}\n", ""
+    )
+    (workdir / "space.yaml").write_text(space)
+    assert (
+        run_cli(
+            "run",
+            "space.yaml",
+            "--trials",
+            "2",
+            "--jobs",
+            "1",
+            "--no-progress",
+            cwd=workdir,
+            env=_env(),
+        ).returncode
+        == 0
+    )
+    res = run_cli("holdout", "plain", cwd=workdir, env=_env())
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "no sealed holdout" in res.stderr
+
+
+def test_a_pruner_without_folds_is_refused_before_trial_zero(workdir: Path, clean_db: str) -> None:
+    space = SPACE.format(name="bad", pruner="median").replace(
+        "  cv: {type: walk_forward, folds: 3, mode: expanding}\n", ""
+    )
+    (workdir / "space.yaml").write_text(space)
+    res = run_cli("run", "space.yaml", "--trials", "2", cwd=workdir, env=_env())
+    assert res.returncode == 2 and "sweep.pruner" in res.stderr and "training.cv" in res.stderr
+    assert _rows(clean_db, "SELECT count(*) FROM experiments")[0][0] == 0
