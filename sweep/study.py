@@ -118,17 +118,21 @@ def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_study(
-    storage: optuna.storages.BaseStorage, space: SearchSpace, name: str, worker: int = 0
-) -> optuna.Study:
-    """Create the Optuna study, or join it if it exists with the same directions."""
-    s = space.settings
-    directions = [
+def study_directions(s: SweepSettings) -> list[optuna.study.StudyDirection]:
+    return [
         optuna.study.StudyDirection.MAXIMIZE
         if d == "maximize"
         else optuna.study.StudyDirection.MINIMIZE
         for d in s.directions
     ]
+
+
+def open_study(
+    storage: optuna.storages.BaseStorage, space: SearchSpace, name: str, worker: int = 0
+) -> optuna.Study:
+    """Create the Optuna study, or join it if it exists with the same directions."""
+    s = space.settings
+    directions = study_directions(s)
     study = optuna.create_study(
         storage=storage,
         study_name=name,
@@ -227,21 +231,6 @@ def trial_counts(conn: Connection, name: str) -> TrialCounts:
 class Claim(Enum):
     DONE = "done"  # the budget is met
     WAIT = "wait"  # the rest of the budget is running elsewhere
-
-
-def claim_trial(
-    conn: Connection, study: optuna.Study, name: str, n_trials: int
-) -> optuna.Trial | Claim:
-    """Under the study's advisory lock: fail stale trials, check the budget, ask for a trial."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),))
-        optuna.storages.fail_stale_trials(study)
-        counts = trial_counts(conn, name)
-        if counts.counted >= n_trials:
-            return Claim.DONE
-        if counts.counted + counts.running >= n_trials:
-            return Claim.WAIT
-        return study.ask()
 
 
 def finish_study(

@@ -1,0 +1,18 @@
+-- Finished trials of a study not yet in a worker's in-memory sampler study, read from Optuna's
+-- own tables in one query (params, values and intermediate values as JSON arrays).
+SELECT t.trial_id,
+       t.state::text AS state,
+       (SELECT json_agg(json_build_array(p.param_name, p.param_value, p.distribution_json))
+        FROM trial_params p WHERE p.trial_id = t.trial_id) AS params,
+       (SELECT json_agg(json_build_array(v.objective, v.value, v.value_type::text)
+                        ORDER BY v.objective)
+        FROM trial_values v WHERE v.trial_id = t.trial_id) AS trial_values,
+       (SELECT json_agg(json_build_array(i.step, i.intermediate_value,
+                                         i.intermediate_value_type::text))
+        FROM trial_intermediate_values i WHERE i.trial_id = t.trial_id) AS intermediate
+FROM trials t
+JOIN studies s ON s.study_id = t.study_id
+WHERE s.study_name = %(study_name)s
+  AND t.state::text IN ('COMPLETE', 'PRUNED')
+  AND NOT (t.trial_id = ANY(%(known)s))
+ORDER BY t.trial_id;
