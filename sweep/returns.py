@@ -18,6 +18,8 @@ import numpy.typing as npt
 import pandas as pd
 
 ENCODING = "zlib-f32le-daily"
+_EPOCH = pd.Timestamp(0, tz="UTC")
+_DAY = pd.Timedelta(days=1)
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -37,11 +39,13 @@ def daily_returns(index: pd.DatetimeIndex, bar_returns: FloatArray) -> DailyRetu
     """Compound per-bar returns to UTC calendar days (gaps become 0-return days)."""
     if len(index) != len(bar_returns) or len(index) == 0:
         raise ValueError("index and returns must have the same non-zero length")
-    growth = pd.Series(np.log1p(np.asarray(bar_returns, dtype=np.float64)), index=index)
-    days = growth.groupby(index.floor("D")).sum()
-    full = pd.date_range(days.index[0], days.index[-1], freq="D")
-    values = np.expm1(days.reindex(full, fill_value=0.0).to_numpy(dtype=np.float64))
-    return DailyReturns(full[0].date(), values)
+    # Whole days since the epoch; the index is sorted, so each day is one run of equal values.
+    day = np.asarray((index - _EPOCH) // _DAY, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
+    growth = np.add.reduceat(np.log1p(np.asarray(bar_returns, dtype=np.float64)), starts)
+    values = np.zeros(int(day[-1] - day[0]) + 1)
+    values[day[starts] - day[0]] = np.expm1(growth)
+    return DailyReturns((_EPOCH + int(day[0]) * _DAY).date(), values)
 
 
 def encode(series: DailyReturns) -> bytes:
