@@ -18,7 +18,7 @@ from sweep.db import connect, database_url
 from sweep.errors import ConfigError, SweepError
 from sweep.registry import open_registry, query
 from sweep.runner import load_dataset
-from sweep.space import SearchSpace
+from sweep.space import SearchSpace, first_value
 from sweep.study import (
     TrialCounts,
     create_storage,
@@ -57,7 +57,7 @@ def data_fingerprints(space: SearchSpace) -> dict[str, Any]:
             symbols = list(p.options)
         if p.path == "timeframe":
             timeframes = list(p.options)
-    values = {p.path: _first(p) for p in space.params}
+    values = {p.path: first_value(p) for p in space.params}
     out: dict[str, Any] = {}
     for sym, tf in itertools.product(symbols, timeframes):
         v = dict(values)
@@ -68,11 +68,6 @@ def data_fingerprints(space: SearchSpace) -> dict[str, Any]:
         cfg = space.config_for(v, "fingerprint-check")
         out[f"{sym} {tf}"] = load_dataset(cfg).market.fingerprint.to_dict()
     return out
-
-
-def _first(p: Any) -> Any:
-    d = p.distribution
-    return d.choices[0] if hasattr(d, "choices") else d.low
 
 
 def run_study(

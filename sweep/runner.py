@@ -131,6 +131,7 @@ def persist(
     cfg, result = computed.config, computed.result
     registered = holdout_of[0] if holdout_of else cfg
     holdout_study = holdout_of[1] if holdout_of else None
+    model_path: Path | None = None
     if result is None:
         error = computed.error or "unknown error"
         status = "pruned" if computed.status == "pruned" else "failed"
@@ -144,50 +145,24 @@ def persist(
             error=error,
             holdout_of_study=holdout_study,
         )
-        rid, _ = record_run(
-            conn,
-            registered,
-            row,
-            code_version=__version__,
-            force=force,
-            study_name=study_name,
-            trial_number=trial_number,
+    else:
+        model_path = _save(result, computed.fingerprint)
+        row = ResultRow(
+            status="ok",
+            metrics=result.metrics,
+            gate_passed=result.verdict.passed,
+            gate_failures=result.verdict.failures,
+            model_path=str(model_path),
+            train_from=result.train_from.to_pydatetime(),
+            train_to=result.train_to.to_pydatetime(),
+            test_from=result.test_from.to_pydatetime(),
+            test_to=result.test_to.to_pydatetime(),
+            feature_names=result.feature_names,
+            data_fingerprint=computed.fingerprint,
+            duration_s=computed.duration_s,
+            returns=daily_returns(result.test_index, result.test_returns),
+            holdout_of_study=holdout_study,
         )
-        return RunOutcome(cfg.experiment_id, rid, status, None, False, (error,), error, None, None)
-
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    directory = models_dir() / cfg.experiment_id
-    model_path = save_model(
-        result.model,
-        directory,
-        stamp,
-        {
-            "experiment_id": cfg.experiment_id,
-            "config": cfg.to_json_dict(),
-            "data_fingerprint": computed.fingerprint,
-            "train_from": result.train_from.isoformat(),
-            "train_to": result.train_to.isoformat(),
-            "test_from": result.test_from.isoformat(),
-            "test_to": result.test_to.isoformat(),
-            "versions": _versions(),
-        },
-    )
-    row = ResultRow(
-        status="ok",
-        metrics=result.metrics,
-        gate_passed=result.verdict.passed,
-        gate_failures=result.verdict.failures,
-        model_path=str(model_path),
-        train_from=result.train_from.to_pydatetime(),
-        train_to=result.train_to.to_pydatetime(),
-        test_from=result.test_from.to_pydatetime(),
-        test_to=result.test_to.to_pydatetime(),
-        feature_names=result.feature_names,
-        data_fingerprint=computed.fingerprint,
-        duration_s=computed.duration_s,
-        returns=daily_returns(result.test_index, result.test_returns),
-        holdout_of_study=holdout_study,
-    )
     try:
         rid, _ = record_run(
             conn,
@@ -199,12 +174,21 @@ def persist(
             trial_number=trial_number,
         )
     except BaseException:
-        # The row was not written, so the model file must not stay behind either.
-        model_path.unlink(missing_ok=True)
-        model_path.with_suffix(".json").unlink(missing_ok=True)
-        if directory.exists() and not any(directory.iterdir()):
-            shutil.rmtree(directory, ignore_errors=True)
+        if model_path is not None:  # the row was not written, so the model must not stay either
+            _remove_model(model_path)
         raise
+    if result is None:
+        return RunOutcome(
+            cfg.experiment_id,
+            rid,
+            row.status,
+            None,
+            False,
+            tuple(row.gate_failures),
+            row.error,
+            None,
+            None,
+        )
     return RunOutcome(
         cfg.experiment_id,
         rid,
@@ -216,6 +200,34 @@ def persist(
         str(model_path),
         result,
     )
+
+
+def _save(result: ExperimentResult, fingerprint: dict[str, object]) -> Path:
+    cfg = result.config
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return save_model(
+        result.model,
+        models_dir() / cfg.experiment_id,
+        stamp,
+        {
+            "experiment_id": cfg.experiment_id,
+            "config": cfg.to_json_dict(),
+            "data_fingerprint": fingerprint,
+            "train_from": result.train_from.isoformat(),
+            "train_to": result.train_to.isoformat(),
+            "test_from": result.test_from.isoformat(),
+            "test_to": result.test_to.isoformat(),
+            "versions": _versions(),
+        },
+    )
+
+
+def _remove_model(model_path: Path) -> None:
+    model_path.unlink(missing_ok=True)
+    model_path.with_suffix(".json").unlink(missing_ok=True)
+    directory = model_path.parent
+    if directory.exists() and not any(directory.iterdir()):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @functools.cache

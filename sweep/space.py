@@ -372,7 +372,7 @@ def _set_path(d: dict[str, Any], path: str, value: Any) -> None:
 def _check_configs(space: SearchSpace, lines: Mapping[str, int]) -> None:
     """Every range's extreme values, each with the others at their first value, must give a
     valid experiment config; so a bad bound fails here, naming its key, not at trial 57."""
-    base = {p.path: _first(p) for p in space.params}
+    base = {p.path: first_value(p) for p in space.params}
     trial_id = f"{space.template.get('experiment_id', 'x')}-t0001"
     if not space.params:
         validate_experiment(space.template, file=space.file, lines=lines)
@@ -393,7 +393,8 @@ def _check_configs(space: SearchSpace, lines: Mapping[str, int]) -> None:
                 ) from e
 
 
-def _first(p: Param) -> Any:
+def first_value(p: Param) -> Any:
+    """A range's first value (low bound, or first option) in Optuna's form."""
     d = p.distribution
     if isinstance(d, optuna.distributions.CategoricalDistribution):
         return d.choices[0]
