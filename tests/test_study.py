@@ -120,6 +120,18 @@ def wait_for_registered(sd: StudyDir, study: str, n: int, proc: Any, limit: floa
     raise AssertionError(f"fewer than {n} trials registered after {limit} s")
 
 
+def wait_for_running(sd: StudyDir, study: str, n: int, proc: Any, limit: float = 60) -> None:
+    """Until ``n`` trials are RUNNING, i.e. every worker is inside a trial (a worker holds no
+    trial between finishing one and claiming the next)."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"sweep run ended early: {sd.output(proc)}"
+        if sum(t.state.name == "RUNNING" for t in optuna_trials(sd.url, study)) >= n:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {n} trials running after {limit} s")
+
+
 def test_small_study_registers_every_trial_and_reports_it(study_dir: StudyDir) -> None:
     name = "tiny-e2e"
     study_dir.write("space.yaml", tiny_space(name))
@@ -283,6 +295,7 @@ def test_sigkill_of_one_worker_is_recovered_by_the_others(study_dir: StudyDir) -
         wait_for_registered(study_dir, name, 2, proc)
         workers = worker_pids(proc.pid)
         assert len(workers) == 2
+        wait_for_running(study_dir, name, 2, proc)  # both workers mid-trial (~0.5 s each)
         os.kill(workers[0], signal.SIGKILL)
         running = [t for t in optuna_trials(study_dir.url, name) if t.state.name == "RUNNING"]
         assert running, "the kill should leave a claimed trial behind"
@@ -313,6 +326,7 @@ def test_sigkill_of_the_whole_run_then_the_same_command_completes(study_dir: Stu
     proc = study_dir.popen(*cmd, env=FAST_STALE)
     try:
         wait_for_registered(study_dir, name, 2, proc)
+        wait_for_running(study_dir, name, 2, proc)
         os.killpg(proc.pid, signal.SIGKILL)  # the parent and its workers, mid-trial
         proc.wait(timeout=30)
     finally:
