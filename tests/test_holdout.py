@@ -9,9 +9,9 @@ from pathlib import Path
 import optuna
 import psycopg
 import pytest
+from conftest import run_cli
 
 from sweep.db import sqlalchemy_url
-from tests.conftest import run_cli
 
 SPACE = """\
 experiment_id: {name}
