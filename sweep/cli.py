@@ -28,9 +28,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"sweep {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    # --debug and -v work after the subcommand too (`sweep run FILE --debug`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and debug logs",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log progress to stderr",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run an experiment file, or a study if it holds ranges")
+    run = sub.add_parser(
+        "run", parents=[common], help="run an experiment file, or a study if it holds ranges"
+    )
     run.add_argument("file")
     run.add_argument("--trials", type=int, help="study: total finished trials wanted")
     run.add_argument("--jobs", type=int, help="study: worker processes (default: all cores)")
@@ -42,33 +59,53 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--quiet", action="store_true", help="print nothing; exit code only")
     run.add_argument("--no-progress", action="store_true", help="study: no progress bar")
 
-    res = sub.add_parser("results", help="the leaderboard from SQL")
+    res = sub.add_parser("results", parents=[common], help="the leaderboard from SQL")
     res.add_argument("--passed", action="store_true", help="only runs that passed the gate")
-    res.add_argument("--top", type=int, default=20)
+    res.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
     res.add_argument("--order", default="sharpe", help="metric to sort by (default sharpe)")
     res.add_argument("--asc", action="store_true", help="ascending (e.g. for max_drawdown)")
     res.add_argument("--study", help="only this study's trials")
     res.add_argument("--all", action="store_true", help="include failed and pruned runs")
+    res.add_argument("--holdout", action="store_true", help="sealed-holdout evaluations only")
+    res.add_argument(
+        "--every-run",
+        action="store_true",
+        help="with --study: every run, not only each trial's latest",
+    )
     res.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
-    db = sub.add_parser("db", help="the registry database")
+    db = sub.add_parser("db", parents=[common], help="the registry database")
     db.add_argument("action", choices=("url", "upgrade", "status", "stop"))
 
-    st = sub.add_parser("studies", help="list studies")
+    st = sub.add_parser("studies", parents=[common], help="list studies")
     st.add_argument("--format", choices=("table", "json"), default="table")
 
-    ex = sub.add_parser("export", help="write a study's trial as a fixed experiment YAML")
+    ex = sub.add_parser(
+        "export", parents=[common], help="write a study's trial as a fixed experiment YAML"
+    )
     ex.add_argument("study")
-    ex.add_argument("--trial", type=int, help="trial number (default: the best)")
+    ex.add_argument(
+        "--trial",
+        type=int,
+        help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
+    )
     ex.add_argument("-o", "--output", help="file to write (default: stdout)")
 
     ho = sub.add_parser(
-        "holdout", help="evaluate a walk-forward study's trial on its sealed holdout"
+        "holdout",
+        parents=[common],
+        help="evaluate a walk-forward study's trial on its sealed holdout",
     )
     ho.add_argument("study")
-    ho.add_argument("--trial", type=int, help="trial number (default: the best)")
+    ho.add_argument(
+        "--trial",
+        type=int,
+        help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
+    )
 
-    dash = sub.add_parser("dashboard", help="serve Optuna Dashboard on the registry's storage")
+    dash = sub.add_parser(
+        "dashboard", parents=[common], help="serve Optuna Dashboard on the registry's storage"
+    )
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8080)
     return p
@@ -90,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sweep results | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -133,10 +173,15 @@ def run_single(args: argparse.Namespace, file: str) -> int:
     from sweep.runner import execute, load_dataset
 
     cfg = load_experiment(file)
-    dataset = load_dataset(cfg)  # missing or bad data fails here, before anything is written
+    try:
+        dataset = load_dataset(cfg)  # missing or bad data fails here, before anything is written
+    except SweepError as e:
+        if e.file is None:  # say which experiment file asked for the data
+            e.file = file
+        raise
     conn = open_registry(database_url())
     try:
-        check_config_unchanged(conn, cfg, force=args.force)
+        check_config_unchanged(conn, cfg, force=args.force, file=file)
         outcome = execute(cfg, conn, nthread=os.cpu_count() or 1, force=args.force, dataset=dataset)
     finally:
         conn.close()
@@ -203,6 +248,8 @@ def _results(args: argparse.Namespace) -> int:
     try:
         rows = leaderboard(
             conn,
+            holdout=args.holdout,
+            latest_only=False if args.every_run else None,
             passed_only=args.passed,
             top=args.top,
             order=args.order,
@@ -244,6 +291,9 @@ def _results(args: argparse.Namespace) -> int:
         print(buf.getvalue(), end="")
         return EXIT_OK
     print(format_table(rows, cols, rename={"order_value": args.order}))
+    total = int(rows[0]["n_matching"]) if rows else 0
+    if total > len(rows):
+        print(f"(showing {len(rows)} of {total}; --top N for more)")
     if summary:
         print()
         print("\n".join(summary))

@@ -51,7 +51,7 @@ def run_study_command(args: argparse.Namespace, space: SearchSpace) -> int:
         print("\n".join(summary_lines(summary)))
         print(
             f"look closer: sweep results --study {summary.name} | sweep dashboard | "
-            f"sweep export {summary.name} -o {summary.name}-best.yaml"
+            f"sweep export {summary.name} -o experiments/{summary.name}-best.yaml"
         )
     return EXIT_OK
 
@@ -153,7 +153,7 @@ def export(args: argparse.Namespace) -> int:
     url = database_url()
     conn = open_registry(url)
     try:
-        out = export_trial(conn, create_storage(url), args.study, args.trial)
+        out = export_trial(conn, create_storage(url), args.study, _optuna_number(args.trial))
     finally:
         conn.close()
     if out.gate_failures:
@@ -164,7 +164,7 @@ def export(args: argparse.Namespace) -> int:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(out.text)
         tmp.replace(path)
-        print(f"✓ wrote {path} ({out.experiment_id}, trial {out.trial_number})")
+        print(f"✓ wrote {path} ({out.experiment_id})")
     else:
         print(out.text, end="")
     return EXIT_OK
@@ -200,8 +200,23 @@ def holdout(args: argparse.Namespace) -> int:
 
     conn = open_registry(database_url())
     try:
-        h = evaluate_holdout(conn, args.study, args.trial, nthread=os.cpu_count() or 1)
+        h = evaluate_holdout(
+            conn, args.study, _optuna_number(args.trial), nthread=os.cpu_count() or 1
+        )
     finally:
         conn.close()
     print(("✓ " if h.gate_passed else "✗ ") + holdout_line(h))
     return EXIT_OK
+
+
+def _optuna_number(trial: int | None) -> int | None:
+    """``--trial 17`` names ``<study>-t0017``, which is Optuna's trial number 16."""
+    if trial is None:
+        return None
+    if trial < 1:
+        from sweep.errors import ConfigError
+
+        raise ConfigError(
+            "must be >= 1 (the number in the trial's id, t0001 = 1)", key="--trial", value=trial
+        )
+    return trial - 1

@@ -59,10 +59,10 @@ def export_trial(
         raise ConfigError(
             "no completed trial with this number",
             key="--trial",
-            value=trial_number,
+            value=trial_number + 1,
             hint="completed trials: "
             + ", ".join(
-                str(r["trial_number"])
+                str(r["trial_number"] + 1)
                 for r in sorted(rows, key=lambda r: r["trial_number"])
                 if r["status"] == "ok"
             )[:200],
@@ -94,7 +94,7 @@ def export_trial(
     header = "\n".join(
         [
             f"Exported by sweep {__version__} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            f"study: {study_name}, trial {trial_number} ({eid})",
+            f"study: {study_name}, trial {trial_number + 1} ({eid}; Optuna trial {trial_number})",
             "objectives: "
             + ", ".join(
                 f"{o} ({d}) = {metrics.get(o)}"

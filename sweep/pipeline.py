@@ -249,7 +249,8 @@ def run_pipeline(
 
 
 def _fold_means(per_fold: list[dict[str, float | int | None]]) -> dict[str, float | int | None]:
-    """Mean of each metric over folds (None when any fold lacks it); counts are summed."""
+    """Mean of each metric over folds (None when any fold lacks it); counts are summed; win rate
+    and average trade return pool the trades of all folds."""
     out: dict[str, float | int | None] = {}
     summed = {"n_trades", "n_test", "n_bars"}
     for key in per_fold[0]:
@@ -260,6 +261,15 @@ def _fold_means(per_fold: list[dict[str, float | int | None]]) -> dict[str, floa
             out[key] = int(sum(int(v) for v in vals if v is not None))
         else:
             out[key] = float(np.mean([float(v) for v in vals if v is not None]))
+    # Trade-level ratios pool the folds' trades (a fold without trades has no win rate to
+    # average in); the rest are plain means over folds.
+    trades = [int(m.get("n_trades") or 0) for m in per_fold]
+    if sum(trades):
+        for key in ("win_rate", "avg_trade_return"):
+            vals = [m.get(key) for m in per_fold]
+            out[key] = float(
+                sum(float(v or 0.0) * n for v, n in zip(vals, trades, strict=True)) / sum(trades)
+            )
     sharpes = [float(m["sharpe"] or 0.0) for m in per_fold]
     out["cv_folds"] = len(per_fold)
     out["cv_sharpe_min"] = min(sharpes)

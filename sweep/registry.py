@@ -144,7 +144,9 @@ def _experiment_params(
     }
 
 
-def check_config_unchanged(conn: Connection, cfg: ExperimentConfig, *, force: bool) -> None:
+def check_config_unchanged(
+    conn: Connection, cfg: ExperimentConfig, *, force: bool, file: str | None = None
+) -> None:
     """Refuse to record a run of an existing ``experiment_id`` whose config changed.
 
     The rule: an experiment id names one config. Re-running the same config adds a result row;
@@ -155,13 +157,34 @@ def check_config_unchanged(conn: Connection, cfg: ExperimentConfig, *, force: bo
         row = conn.execute(
             query("experiment_config_hash"), {"experiment_id": cfg.experiment_id}
         ).fetchone()
+        stored = conn.execute(
+            query("experiment_config"), {"experiment_id": cfg.experiment_id}
+        ).fetchone()
     if row and row[0] != cfg.fingerprint() and not force:
+        changed = _changed_keys(stored[0] if stored else {}, cfg.to_json_dict())
         raise ConfigError(
-            "is already registered with a different config",
+            "is already registered with a different config"
+            + (
+                f" (changed: {', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''})"
+                if changed
+                else ""
+            ),
+            file=file,
             key="experiment_id",
             value=cfg.experiment_id,
             hint="rename experiment_id for a new hypothesis, or pass --force to replace it",
         )
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths whose values differ between two config mappings."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new)):
+            if old.get(k) != new.get(k):
+                out += _changed_keys(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [prefix.rstrip(".")] if old != new else []
 
 
 def record_run(
@@ -269,8 +292,16 @@ def leaderboard(
     ascending: bool = False,
     study: str | None = None,
     include_failed: bool = False,
+    holdout: bool = False,
+    latest_only: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Result rows ordered by a metric, as dicts."""
+    """Result rows ordered by a metric, as dicts (``n_matching``: rows before ``top``).
+
+    ``holdout``: list sealed-holdout evaluations instead of ordinary runs. ``latest_only``
+    (default: when ``study`` is given): one row per experiment, its latest run, so re-running an
+    exported trial does not list it twice."""
+    if latest_only is None:
+        latest_only = study is not None
     with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
         cur.execute(
             query("leaderboard"),
@@ -281,6 +312,8 @@ def leaderboard(
                 "ascending": ascending,
                 "study": study,
                 "include_failed": include_failed,
+                "holdout": holdout,
+                "latest_only": latest_only,
             },
         )
         return list(cur.fetchall())

@@ -22,6 +22,7 @@ class StudySummary:
     n_results: int
     n_passed: int
     failures: dict[str, int]
+    by_status: dict[str, int]
     best: dict[str, Any] | None  # experiment_id, trial_number, metrics
     status: str
     stats: dict[str, Any] = field(default_factory=dict)
@@ -40,11 +41,20 @@ def study_results(conn: Connection, name: str) -> list[dict[str, Any]]:
         return list(cur.fetchall())
 
 
+def passed_own_gate(row: dict[str, Any]) -> bool:
+    """The trial passed the gate's per-run checks (the study-level dsr/pbo checks aside)."""
+    failures = row.get("gate_failures") or []
+    return row.get("status") == "ok" and all(f.startswith(("dsr ", "pbo ")) for f in failures)
+
+
 def pick_best(
     rows: list[dict[str, Any]], objectives: list[str], directions: list[str]
 ) -> dict[str, Any] | None:
-    """The best ``ok`` trial. Several objectives: among the Pareto-optimal trials, the one best on
-    the first objective (the documented rule ``sweep export`` follows without ``--trial``)."""
+    """The study's chosen trial: the best ``ok`` trial by the objectives, among the trials that
+    passed the gate's per-run checks when any did (a 3-trade fluke with the top Sharpe is not what
+    a researcher means by best), else among all. Several objectives: among the Pareto-optimal
+    trials, the one best on the first objective. ``sweep export`` follows this rule without
+    ``--trial``."""
     sign = [1.0 if d == "maximize" else -1.0 for d in directions]
 
     def score(r: dict[str, Any]) -> list[float] | None:
@@ -55,12 +65,14 @@ def pick_best(
         return [s * float(v) for s, v in zip(sign, vals, strict=True)]  # type: ignore[arg-type]
 
     scored = [(s, r) for r in rows if (s := score(r)) is not None]
-    if not scored:
+    passing = [(s, r) for s, r in scored if passed_own_gate(r)]
+    pool = passing or scored
+    if not pool:
         return None
     front = [
         (s, r)
-        for s, r in scored
-        if not any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in scored)
+        for s, r in pool
+        if not any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in pool)
     ]
     # Ties broken by trial number, so the choice does not depend on row order.
     return max(front, key=lambda sr: (sr[0][0], -int(sr[1]["trial_number"])))[1]
@@ -81,6 +93,7 @@ def summarize(conn: Connection, name: str) -> StudySummary | None:
         n_results=len(rows),
         n_passed=sum(1 for r in rows if r["gate_passed"]),
         failures=dict(failures.most_common()),
+        by_status=dict(Counter(str(r["status"]) for r in rows)),
         best=pick_best(rows, objectives, directions),
         status=str(row["status"]),
         stats=dict(row["stats"] or {}),
@@ -89,25 +102,28 @@ def summarize(conn: Connection, name: str) -> StudySummary | None:
 
 def summary_lines(s: StudySummary) -> list[str]:
     """The end-of-run summary, also shown by ``sweep results --study``."""
+    states = ", ".join(f"{n} {k}" for k, n in sorted(s.by_status.items()))
     lines = [
-        f"study {s.name}: {s.n_results} trials registered (target {s.n_target}), "
+        f"study {s.name}: {s.n_results} trials registered ({states}; target {s.n_target}), "
         f"{s.n_passed} passed the gate, status {s.status}"
     ]
     if s.best is not None:
         m = s.best["metrics"] or {}
+        shown = ["sharpe", "win_rate", "alpha", "n_trades"]
+        extra = [o for o in s.objectives if o not in shown]
+        verdict = "passed the gate" if passed_own_gate(s.best) else "no trial passed the gate"
         lines.append(
-            f"best: {s.best['experiment_id']} (trial {s.best['trial_number']}) — "
-            + ", ".join(f"{o} {_fmt(m.get(o))}" for o in s.objectives)
-            + f"; Sharpe {_fmt(m.get('sharpe'))}, WR {_pct(m.get('win_rate'))}, "
-            f"vs B&H {_pct(m.get('alpha'), True)}, trades {m.get('n_trades')}"
+            f"best: {s.best['experiment_id']} ({verdict}) — Sharpe {_fmt(m.get('sharpe'))}, "
+            f"WR {_pct(m.get('win_rate'))}, vs B&H {_pct(m.get('alpha'), True)}, "
+            f"trades {m.get('n_trades')}" + "".join(f", {o} {_fmt(m.get(o))}" for o in extra)
         )
     else:
         lines.append("best: none (no trial completed)")
     st = s.stats
     if st.get("dsr") is not None:
         lines.append(
-            f"selection bias: N={st.get('n_trials')} trials; chosen trial's Sharpe of daily "
-            f"returns {_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
+            f"selection bias: N={st.get('n_trials')} trials; the chosen trial's daily returns "
+            f"have Sharpe {_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
             f"{_fmt(st.get('dsr'))}; PBO {_fmt(st.get('pbo'))}"
         )
     if st.get("study_gate_failures"):

@@ -31,7 +31,8 @@ def registered(url: str, study: str) -> dict[int, dict[str, Any]]:
     rows = sql(
         url,
         "SELECT DISTINCT ON (e.experiment_id) e.experiment_id, e.trial_number, e.config, "
-        "r.status, r.metrics FROM experiments e JOIN model_results r USING (experiment_id) "
+        "r.status, r.metrics, r.gate_failures FROM experiments e "
+        "JOIN model_results r USING (experiment_id) "
         "WHERE e.study_name = %s ORDER BY e.experiment_id, r.id DESC",
         (study,),
     )
@@ -73,9 +74,16 @@ def sd(module_db: str, tmp_path_factory: pytest.TempPathFactory) -> StudyDir:
 
 
 def expected_best(url: str, study: str) -> int:
-    """Single objective: the highest Sharpe, ties to the lowest trial number."""
+    """Single objective, the documented rule: the highest Sharpe among the trials that passed
+    the gate's per-run checks (all ok trials when none did), ties to the lowest trial number."""
     ok = {n: r for n, r in registered(url, study).items() if r["status"] == "ok"}
-    return max(ok, key=lambda n: (ok[n]["metrics"]["sharpe"], -n))
+    passed = {
+        n: r
+        for n, r in ok.items()
+        if all(f.startswith(("dsr ", "pbo ")) for f in (r["gate_failures"] or []))
+    }
+    pool = passed or ok
+    return max(pool, key=lambda n: (pool[n]["metrics"]["sharpe"], -n))
 
 
 def test_export_best_writes_a_fixed_config_with_provenance(sd: StudyDir) -> None:
@@ -83,13 +91,15 @@ def test_export_best_writes_a_fixed_config_with_provenance(sd: StudyDir) -> None
     eid = trial_experiment_id(STUDY, best)
     p = sd.sweep("export", STUDY, "-o", "out/best.yaml")
     assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == f"✓ wrote out/best.yaml ({eid}, trial {best})"
+    assert p.stdout.strip() == f"✓ wrote out/best.yaml ({eid})"
 
     text = (sd.path / "out" / "best.yaml").read_text()
     lines = text.splitlines()
     header = [ln for ln in lines if ln.startswith("#")]
     assert lines[: len(header)] == header, "the provenance header comes first"
-    assert any(f"study: {STUDY}, trial {best} ({eid})" in ln for ln in header)
+    assert any(
+        f"study: {STUDY}, trial {best + 1} ({eid}; Optuna trial {best})" in ln for ln in header
+    )
     assert any(ln.startswith("# objectives: sharpe (maximize) = ") for ln in header)
     sha = sql(sd.url, "SELECT data_fingerprint->>'sha256' AS s FROM model_results LIMIT 1")[0]["s"]
     assert any(sha[:16] in ln for ln in header)
@@ -138,7 +148,7 @@ def test_running_an_exported_trial_reproduces_its_metrics_exactly(sd: StudyDir) 
     reg = registered(sd.url, STUDY)
     best = expected_best(sd.url, STUDY)
     other = max(n for n, r in reg.items() if r["status"] == "ok" and n != best)
-    out = rerun(sd, STUDY, "--trial", str(other))
+    out = rerun(sd, STUDY, "--trial", str(other + 1))  # --trial takes the id's number
     assert out["experiment_id"] == trial_experiment_id(STUDY, other)
     assert out["metrics"] == reg[other]["metrics"]
 
@@ -147,11 +157,11 @@ def test_export_of_a_chosen_trial(sd: StudyDir) -> None:
     reg = registered(sd.url, STUDY)
     best = expected_best(sd.url, STUDY)
     other = min(n for n, r in reg.items() if r["status"] == "ok" and n != best)
-    p = sd.sweep("export", STUDY, "--trial", str(other))
+    p = sd.sweep("export", STUDY, "--trial", str(other + 1))
     assert p.returncode == 0, p.stderr
     data = yaml.safe_load(p.stdout)
     assert data["experiment_id"] == trial_experiment_id(STUDY, other)
-    assert f"# study: {STUDY}, trial {other} " in p.stdout
+    assert f"# study: {STUDY}, trial {other + 1} " in p.stdout
     assert validate_experiment(data) == validate_experiment(reg[other]["config"])
     trial = optuna_trials(sd.url, STUDY)[other]
     assert data["target"]["horizon"] == trial.params["target.horizon"]
@@ -187,7 +197,7 @@ def test_export_errors_exit_2_with_one_line_and_write_nothing(sd: StudyDir, case
     failed = next(t.number for t in optuna_trials(sd.url, STUDY) if t.state.name == "FAIL")
     args = {
         "unknown study": ("no-such-study",),
-        "failed trial": (STUDY, "--trial", str(failed)),
+        "failed trial": (STUDY, "--trial", str(failed + 1)),
         "no such trial": (STUDY, "--trial", "999"),
     }[case]
     out = sd.path / f"err-{case.replace(' ', '-')}.yaml"

@@ -101,7 +101,7 @@ def test_holdout_is_evaluated_once_per_trial_and_every_look_is_counted(
     )
     chosen = str(flagged[0][0]).rsplit("-t", 1)[1]
     other = next(int(n) for (n,) in done if int(n) != int(chosen) - 1)  # type: ignore[call-overload]
-    second = run_cli("holdout", wf_study, "--trial", str(other), cwd=workdir, env=_env())
+    second = run_cli("holdout", wf_study, "--trial", str(other + 1), cwd=workdir, env=_env())
     assert "look 2 of 2" in second.stdout, second.stdout + second.stderr
 
     # export of the best trial shows its holdout (not a new look) and still reproduces the

@@ -1,4 +1,15 @@
--- The leaderboard: one row per run, ordered by a metric (NULLs last).
+-- The leaderboard, ordered by a metric (NULLs last). Holdout evaluations are listed only when
+-- asked for (and then only they); with latest_only, one row per experiment: its latest run.
+WITH runs AS (
+    SELECT DISTINCT ON (CASE WHEN %(latest_only)s THEN r.experiment_id END,
+                        CASE WHEN %(latest_only)s THEN NULL ELSE r.id END)
+           r.*
+    FROM model_results r
+    WHERE r.holdout = %(holdout)s
+    ORDER BY CASE WHEN %(latest_only)s THEN r.experiment_id END,
+             CASE WHEN %(latest_only)s THEN NULL ELSE r.id END,
+             r.id DESC
+)
 SELECT r.id, r.experiment_id, e.symbol, e.timeframe, e.feature_groups,
        (r.metrics ->> 'sharpe')::float        AS sharpe,
        (r.metrics ->> 'win_rate')::float      AS win_rate,
@@ -6,8 +17,9 @@ SELECT r.id, r.experiment_id, e.symbol, e.timeframe, e.feature_groups,
        (r.metrics ->> 'max_drawdown')::float  AS max_drawdown,
        (r.metrics ->> 'n_trades')::int        AS n_trades,
        (r.metrics ->> %(order)s)::float       AS order_value,
-       r.gate_passed, r.status, r.holdout, r.trained_at
-FROM model_results r
+       r.gate_passed, r.status, r.holdout, r.trained_at,
+       count(*) OVER () AS n_matching
+FROM runs r
 JOIN experiments e USING (experiment_id)
 WHERE (NOT %(passed_only)s OR r.gate_passed)
   AND (%(study)s::text IS NULL OR e.study_name = %(study)s)
