@@ -207,17 +207,22 @@ class Worker:
 
     def _fold_callback(self, c: _Claimed) -> Callable[[int, dict[str, float | int | None]], None]:
         objective = self.space.settings.objectives[0]
+        seen: list[float] = []
 
         def on_fold(k: int, metrics: dict[str, float | int | None]) -> None:
-            value = metrics.get(objective)
-            if value is None:
-                return
+            # The running mean of the folds so far: the trial's value is the mean over all folds,
+            # and one noisy fold (a few trades) should not decide alone.
+            fold_value = metrics.get(objective)
+            seen.append(float(fold_value) if fold_value is not None else 0.0)
+            value = sum(seen) / len(seen)
             self.storage.set_trial_intermediate_value(c.trial_id, k, float(value))
             if c.local is None:
                 return  # a re-queued trial has no mirror trial to judge
             c.local.report(float(value), step=k)
             if c.local.should_prune():
-                raise optuna.TrialPruned(f"pruned after fold {k}: {objective} {float(value):.3f}")
+                raise optuna.TrialPruned(
+                    f"pruned after fold {k}: mean {objective} {value:.3f} over {k} folds"
+                )
 
         return on_fold
 
