@@ -217,11 +217,9 @@ def _record_run(
     code_version: str,
     force: bool,
 ) -> tuple[int, datetime]:
+    returns = result.returns
     with conn.transaction():
-        conn.execute(query("insert_experiment"), params)
-        row = conn.execute(
-            query("experiment_config_hash"), {"experiment_id": cfg.experiment_id}
-        ).fetchone()
+        row = conn.execute(query("insert_experiment"), params).fetchone()
         if row and row[0] != params["config_hash"]:
             if not force:
                 raise ConfigError(
@@ -253,6 +251,10 @@ def _record_run(
                 "duration_s": result.duration_s,
                 "code_version": code_version,
                 "holdout": result.holdout_of_study is not None,
+                "first_day": returns.first_day if returns is not None else None,
+                "n_days": len(returns.values) if returns is not None else None,
+                "encoding": ENCODING,
+                "data": encode(returns) if returns is not None else None,
             },
         ).fetchone()
         assert got is not None
@@ -267,17 +269,6 @@ def _record_run(
                     "study_name": result.holdout_of_study,
                     "experiment_id": cfg.experiment_id,
                     "result_id": got[0],
-                },
-            )
-        if result.returns is not None:
-            conn.execute(
-                query("insert_returns"),
-                {
-                    "result_id": got[0],
-                    "first_day": result.returns.first_day,
-                    "n_days": len(result.returns.values),
-                    "encoding": ENCODING,
-                    "data": encode(result.returns),
                 },
             )
     return int(got[0]), got[1]

@@ -133,11 +133,12 @@ class Worker:
                 return Claim.DONE
             if counts.counted + counts.running >= self.plan.n_trials:
                 return Claim.WAIT
-            waiting = self.conn.execute(
-                query("optuna_waiting_trial"), {"study_name": name}
-            ).fetchone()
-            if waiting is not None:
-                return self._take_waiting(int(waiting[0]))
+            if counts.waiting:
+                waiting = self.conn.execute(
+                    query("optuna_waiting_trial"), {"study_name": name}
+                ).fetchone()
+                if waiting is not None:
+                    return self._take_waiting(int(waiting[0]))
             self.mirror.sync(self.conn)
             local = self.mirror.study.ask()
             values = self.space.suggest(local)
@@ -146,23 +147,21 @@ class Worker:
 
     def _create_trial(self, local: optuna.Trial) -> tuple[int, int]:
         """Insert the trial and its parameters into the shared study (inside the claim's
-        transaction): two statements instead of Optuna's two queries per parameter."""
-        row = self.conn.execute(
-            query("optuna_create_trial"), {"study_id": self.study_id, "now": datetime.now()}
-        ).fetchone()
-        assert row is not None
-        trial_id, number = int(row[0]), int(row[1])
+        transaction): one statement instead of Optuna's two queries per parameter."""
         dists = local.distributions
         names = list(local.params)
-        self.conn.execute(
-            query("optuna_set_params"),
+        row = self.conn.execute(
+            query("optuna_create_trial"),
             {
-                "trial_id": trial_id,
+                "study_id": self.study_id,
+                "now": datetime.now(),
                 "names": names,
                 "values": [float(dists[n].to_internal_repr(local.params[n])) for n in names],
                 "distributions": [distribution_to_json(dists[n]) for n in names],
             },
-        )
+        ).fetchone()
+        assert row is not None
+        trial_id, number = int(row[0]), int(row[1])
         return trial_id, number
 
     def _take_waiting(self, trial_id: int) -> _Claimed | Claim:
