@@ -115,7 +115,9 @@ def run_study(
                 Worker(plans[0], space).run()
             else:
                 _run_processes(plans)
-            status = "completed"
+            # --timeout can end a run before the budget is met: then it is resumable, not done
+            met = trial_counts(conn, name).counted >= n_trials
+            status = "completed" if met else "interrupted"
         except KeyboardInterrupt:
             status = "interrupted"
             raise

@@ -68,7 +68,7 @@ def export_trial(
             )[:200],
         )
     study = optuna.load_study(study_name=study_name, storage=storage)
-    trial = study.trials[trial_number]
+    trial = next(t for t in study.trials if t.number == trial_number)
     space = parse_space(meta["space"], file=f"study {study_name}")
     eid = trial_experiment_id(study_name, trial_number)
     fixed = space.apply(trial.params, eid)

@@ -175,7 +175,7 @@ def persist(
         )
     except BaseException:
         if model_path is not None:  # the row was not written, so the model must not stay either
-            _remove_model(model_path)
+            remove_model(model_path)
         raise
     if result is None:
         return RunOutcome(
@@ -222,7 +222,8 @@ def _save(result: ExperimentResult, fingerprint: dict[str, object]) -> Path:
     )
 
 
-def _remove_model(model_path: Path) -> None:
+def remove_model(model_path: Path) -> None:
+    """Delete a model file and its metadata (and its folder when that leaves it empty)."""
     model_path.unlink(missing_ok=True)
     model_path.with_suffix(".json").unlink(missing_ok=True)
     directory = model_path.parent

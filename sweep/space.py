@@ -238,6 +238,17 @@ def parse_space(
             )
     params: list[Param] = []
     _find_ranges(template, "", params, file, lines)
+    training = template.get("training")
+    if isinstance(training, dict) and training.get("cv"):
+        for p in params:
+            if p.path == "training.train_ratio":
+                raise ConfigError(
+                    "cannot be tuned with walk-forward folds: it sets where the sealed holdout "
+                    "starts, and one trial's folds would score another trial's holdout",
+                    file=file,
+                    key=_where(p.path, lines),
+                    hint="fix train_ratio for the study",
+                )
     space = SearchSpace(
         file=file, template=template, params=tuple(params), settings=settings, raw=raw
     )

@@ -79,11 +79,12 @@ def _rdb_storage(url: str, interval: int, grace: int) -> optuna.storages.RDBStor
 
 
 def make_sampler(
-    settings: SweepSettings, worker: int, n_params: int
+    settings: SweepSettings, worker: int, n_params: int, *, seed: int | None = None
 ) -> optuna.samplers.BaseSampler:
-    """The study's sampler. Each worker gets its own seed (``seed + worker``): identical seeds in
-    parallel workers would propose identical start-up trials."""
-    seed = None if settings.seed is None else settings.seed + worker
+    """The study's sampler. Each worker gets its own seed (``seed + worker``, or ``seed`` when
+    given): identical seeds in parallel workers would propose identical start-up trials."""
+    if seed is None and settings.seed is not None:
+        seed = settings.seed + worker
     name = settings.sampler
     multi = len(settings.objectives) > 1
     if name == "tpe":
@@ -112,7 +113,8 @@ def make_sampler(
 
 def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
     if settings.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        # steps are folds 1..k: the first decision comes after two folds
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     if settings.pruner == "wilcoxon":
         return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
     return optuna.pruners.NopPruner()
@@ -189,6 +191,19 @@ def register_study(
             value=name,
             hint="use --study NEW_NAME, or restore the file the study was started with",
         )
+    if row and _sha256s(row[1]) != _sha256s(fingerprints):
+        # A machine with other data files would mix results from different data in one study.
+        raise ConfigError(
+            "this machine's data differ from the data the study was started with",
+            file=space.file,
+            key="data",
+            value=name,
+            hint="copy the same OHLCV files here (compare sweep_studies.data_fingerprint)",
+        )
+
+
+def _sha256s(fingerprints: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v or {}).get("sha256") for k, v in dict(fingerprints).items()}
 
 
 def study_lock_key(name: str) -> int:
@@ -206,6 +221,11 @@ class TrialCounts:
     lost: int = 0  # failed by heartbeat or interrupted (not a result; re-run)
     running: int = 0
     waiting: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every trial of the study: the number the next new trial gets."""
+        return self.complete + self.pruned + self.failed + self.lost + self.running + self.waiting
 
     @property
     def counted(self) -> int:

@@ -159,6 +159,8 @@ def record_on_chosen(
     """The chosen trial's row carries the study's statistics, and fails the gate with them."""
     extra = {"dsr": stats.dsr, "pbo": stats.pbo, "n_trials_study": stats.n_trials}
     with conn.transaction():
+        # A resumed study may choose another trial: the earlier choice keeps no study figures.
+        conn.execute(query("clear_study_figures"), {"result_id": result_id})
         row = conn.execute(query("lock_result_failures"), {"result_id": result_id}).fetchone()
         have = list(row[0] or []) if row else []
         # Earlier DSR/PBO failures are replaced: the statistics now describe more trials.

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -30,7 +31,7 @@ from sweep.config import ExperimentConfig
 from sweep.errors import SweepError
 from sweep.mirror import Mirror
 from sweep.registry import open_registry, query
-from sweep.runner import Computed, compute, load_dataset, persist
+from sweep.runner import Computed, compute, load_dataset, persist, remove_model
 from sweep.space import SearchSpace, parse_space
 from sweep.study import (
     ENV_GRACE,
@@ -83,6 +84,10 @@ class _Outcome:
     error: str | None = None
 
 
+class _TrialLost(Exception):
+    """The trial stopped being ours (failed as stale elsewhere) before it was recorded."""
+
+
 @dataclass
 class WorkerReport:
     finished: int = 0
@@ -123,7 +128,10 @@ class Worker:
             return Claim.DONE
         name = self.plan.study_name
         with self.conn.pipeline(), self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),))
+            # fetchone(): in pipeline mode execute() returns before the lock is granted
+            self.conn.execute(
+                "SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),)
+            ).fetchone()
             now = time.monotonic()
             if now - self._stale_checked >= self._stale_every:
                 optuna.storages.fail_stale_trials(self.study)
@@ -140,10 +148,21 @@ class Worker:
                 if waiting is not None:
                     return self._take_waiting(int(waiting[0]))
             self.mirror.sync(self.conn)
+            self._reseed(counts.total)
             local = self.mirror.study.ask()
             values = self.space.suggest(local)
             trial_id, number = self._create_trial(local)
         return self._start(trial_id, number, values, local)
+
+    def _reseed(self, next_number: int) -> None:
+        """Seed the sampler from the study seed and the number the new trial will get, so a
+        resumed study, other workers and other machines never replay one another's random draws,
+        while a one-worker study stays reproducible. Samplers whose state lives in the study
+        (cmaes, nsgaii, qmc) keep their own per-worker instance."""
+        s = self.space.settings
+        if s.sampler in ("tpe", "random", "gp"):
+            seed = None if s.seed is None else (s.seed * 1_000_003 + next_number) % 2**32
+            self.mirror.study.sampler = make_sampler(s, 0, len(self.space.params), seed=seed)
 
     def _create_trial(self, local: optuna.Trial) -> tuple[int, int]:
         """Insert the trial and its parameters into the shared study (inside the claim's
@@ -199,13 +218,20 @@ class Worker:
                 cfg, Computed(cfg, fp, None, str(e), time.perf_counter() - t0, "pruned")
             )
         except SweepError as e:
-            return _Outcome(cfg, error=e.one_line())
+            return self._failed(cfg, ds, e.one_line(), t0)
         except Exception as e:  # a model or library error is this trial's result
             log.exception("trial %s failed", eid)
-            return _Outcome(cfg, error=f"{type(e).__name__}: {e}")
+            return self._failed(cfg, ds, f"{type(e).__name__}: {e}", t0)
+
+    @staticmethod
+    def _failed(cfg: ExperimentConfig, ds: Any, error: str, t0: float) -> _Outcome:
+        """A failure outside the pipeline, registered like a pipeline failure."""
+        fp = ds.market.fingerprint.to_dict() if ds is not None else {}
+        return _Outcome(cfg, Computed(cfg, fp, None, error, time.perf_counter() - t0, "failed"))
 
     def _fold_callback(self, c: _Claimed) -> Callable[[int, dict[str, float | int | None]], None]:
         objective = self.space.settings.objectives[0]
+        paired = self.space.settings.pruner == "wilcoxon"
         seen: list[float] = []
 
         def on_fold(k: int, metrics: dict[str, float | int | None]) -> None:
@@ -213,7 +239,8 @@ class Worker:
             # and one noisy fold (a few trades) should not decide alone.
             fold_value = metrics.get(objective)
             seen.append(float(fold_value) if fold_value is not None else 0.0)
-            value = sum(seen) / len(seen)
+            # Wilcoxon compares trials fold by fold: it needs each fold's own score.
+            value = seen[-1] if paired else sum(seen) / len(seen)
             self.storage.set_trial_intermediate_value(c.trial_id, k, float(value))
             if c.local is None:
                 return  # a re-queued trial has no mirror trial to judge
@@ -229,18 +256,20 @@ class Worker:
     def _finish(self, c: _Claimed, outcome: _Outcome) -> None:
         """Record the trial: registry rows, model file, and the Optuna trial's attributes, state
         and values, all in one transaction (a crash leaves the trial RUNNING, for the heartbeat
-        to fail and re-queue, never half-recorded)."""
+        to fail and re-queue, never half-recorded). A trial that another process failed as
+        stale meanwhile is dropped (:class:`_TrialLost`), its model file removed."""
+        model_path: str | None = None
         try:
             with self.conn.pipeline(), self.conn.transaction():
-                state, values = self._record(c, outcome)
+                state, values, model_path = self._record(c, outcome)
                 done = self.conn.execute(
                     query("optuna_finish_trial"),
                     {"trial_id": c.trial_id, "state": state.name, "now": datetime.now()},
                 ).fetchone()
                 if done is None:
-                    raise SweepError(
-                        f"trial {c.number} was failed by another process while it ran",
-                        hint=f"raise {ENV_GRACE} if trials take longer than the grace period",
+                    raise _TrialLost(
+                        f"trial {c.number} was failed as stale by another process while it ran "
+                        f"(raise {ENV_GRACE} if trials outlast the grace period); dropped"
                     )
                 if values is not None:
                     self.conn.execute(
@@ -251,16 +280,24 @@ class Worker:
                             "values": values,
                         },
                     )
-            self._tell_mirror(c, state, values)
-            if state is TrialState.FAIL:
-                self.report.failed += 1
-            else:
-                self.report.finished += 1
+        except BaseException:
+            if model_path is not None:  # its registry row was rolled back with the rest
+                remove_model(Path(model_path))
+            raise
         finally:
             c.heartbeat.join()
+        self._tell_mirror(c, state, values)
+        if state is TrialState.FAIL:
+            self.report.failed += 1
+        else:
+            self.report.finished += 1
 
-    def _record(self, c: _Claimed, outcome: _Outcome) -> tuple[TrialState, list[float] | None]:
-        """Registry rows and user attributes; returns the Optuna state and values to set."""
+    def _record(
+        self, c: _Claimed, outcome: _Outcome
+    ) -> tuple[TrialState, list[float] | None, str | None]:
+        """Registry rows and user attributes; returns the Optuna state and values to set, and
+        the model file written (if any)."""
+        model_path: str | None = None
         attrs: dict[str, Any] = {}
         state, values = TrialState.FAIL, None
         reason = outcome.error
@@ -269,6 +306,7 @@ class Worker:
             ro = persist(
                 self.conn, computed, study_name=self.plan.study_name, trial_number=c.number
             )
+            model_path = ro.model_path
             attrs["experiment_id"] = ro.experiment_id
             if ro.status == "pruned":
                 attrs["pruned_reason"] = ro.error
@@ -291,7 +329,7 @@ class Worker:
         if state is TrialState.FAIL:
             attrs[FAIL_REASON] = reason or "unknown error"
         self._write_attrs(c.trial_id, attrs)
-        return state, values
+        return state, values, model_path
 
     def _write_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
         with self.conn.transaction():
@@ -313,10 +351,16 @@ class Worker:
             self.mirror.study.add_trial(frozen)
 
     def _abandon(self, c: _Claimed) -> None:
-        """A claimed trial that will not run to the end: not a result, not counted."""
+        """A claimed trial that will not run to the end: not a result, not counted. (If it was
+        recorded already, it is left as it is.)"""
         try:
-            self._write_attrs(c.trial_id, {INTERRUPTED: True})
-            self.storage.set_trial_state_values(c.trial_id, TrialState.FAIL)
+            with self.conn.transaction():
+                released = self.conn.execute(
+                    query("optuna_finish_trial"),
+                    {"trial_id": c.trial_id, "state": "FAIL", "now": datetime.now()},
+                ).fetchone()
+                if released is not None:
+                    self._write_attrs(c.trial_id, {INTERRUPTED: True})
         finally:
             c.heartbeat.join()
 
@@ -337,7 +381,10 @@ class Worker:
                 wait = 0.1
                 current = got
                 outcome = self._compute(current)
-                self._finish(current, outcome)
+                try:
+                    self._finish(current, outcome)
+                except _TrialLost as e:
+                    log.warning("%s", e)
                 current = None
         except BaseException:
             if current is not None:

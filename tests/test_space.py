@@ -326,3 +326,21 @@ def test_bad_sampler(tmp_path: Path) -> None:
 def test_sweep_block_must_be_a_mapping(tmp_path: Path) -> None:
     _, message = space_error(tmp_path, with_values(sweep="sharpe"))
     assert "sweep: must be a mapping" in message
+
+
+def test_train_ratio_cannot_be_tuned_with_walk_forward() -> None:
+    from sweep.space import parse_space
+
+    data = {
+        "experiment_id": "wf",
+        "symbol": "BTC/USDT",
+        "timeframe": "4h",
+        "feature_groups": ["momentum"],
+        "target": {"horizon": 3, "threshold": 0.01},
+        "position": {"size": 0.1, "hold_max": 4},
+        "training": {"train_ratio": {"float": [0.6, 0.8]}, "cv": {"folds": 3}},
+    }
+    with pytest.raises(ConfigError, match=r"training\.train_ratio.*sealed holdout"):
+        parse_space(data, file="wf.yaml")
+    data["training"] = {"train_ratio": {"float": [0.6, 0.8]}}
+    assert parse_space(data, file="wf.yaml").is_study  # without folds it may be tuned
