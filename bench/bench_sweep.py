@@ -6,7 +6,8 @@ Everything is measured in one run, on BTC/USDT 4h with a fixed space (written by
 its temp dir) and a fixed sampler seed:
 
 * **bare loop**: ``optuna.create_study()`` in memory with the sampler ``sweep.study.make_sampler``
-  builds (TPE, seeded, multivariate, constant liar), the same parsed space (``space.suggest``,
+  builds (TPE, multivariate, seeded per trial as sweep's workers seed it, so ``--jobs 1``
+  proposes the very same trials), the same parsed space (``space.suggest``,
   ``space.config_for``), features computed once (``sweep.runner.load_dataset``), then
   ``sweep.pipeline.run_pipeline(cfg, dataset, nthread=T)`` per trial; nothing is registered.
   ``sweep run --jobs 1`` gives XGBoost ``cores // jobs`` threads, so the baseline for it is the
@@ -61,7 +62,12 @@ from sweep.pipeline import Dataset, run_pipeline  # noqa: E402
 from sweep.registry import open_registry  # noqa: E402
 from sweep.runner import load_dataset  # noqa: E402
 from sweep.space import SearchSpace, load_space  # noqa: E402
-from sweep.study import make_sampler, quiet_optuna  # noqa: E402
+from sweep.study import (  # noqa: E402
+    PER_TRIAL_SEEDED,
+    make_sampler,
+    quiet_optuna,
+    trial_seed,
+)
 
 TARGET_OVERHEAD = 1.15  # sweep --jobs 1 per-trial time / bare loop's, at most
 TARGET_SCALING = 1.7  # --jobs 2 throughput / --jobs 1 throughput, at least
@@ -159,6 +165,10 @@ def bare_loop(space: SearchSpace, dataset: Dataset, n: int, nthread: int) -> Loo
     cpu0, t0 = time.process_time(), time.perf_counter()
     for _ in range(n):
         a = time.perf_counter()
+        if s.sampler in PER_TRIAL_SEEDED:  # seeded per trial exactly as sweep's workers do
+            study.sampler = make_sampler(
+                s, 0, len(space.params), seed=trial_seed(s, len(study.trials))
+            )
         trial = study.ask()
         values = space.suggest(trial)
         b = time.perf_counter()

@@ -111,6 +111,18 @@ def make_sampler(
     raise AssertionError(name)
 
 
+PER_TRIAL_SEEDED = ("tpe", "random", "gp")  # samplers with no state beyond their random stream
+
+
+def trial_seed(settings: SweepSettings, next_number: int) -> int | None:
+    """The sampler seed for the trial that will get ``next_number``: from the study seed and the
+    number, so resumed runs, workers and machines never replay one another's draws, while a
+    one-worker study is reproducible."""
+    if settings.seed is None:
+        return None
+    return (settings.seed * 1_000_003 + next_number) % 2**32
+
+
 def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
     if settings.pruner == "median":
         # steps are folds 1..k: the first decision comes after two folds

@@ -37,6 +37,7 @@ from sweep.study import (
     ENV_GRACE,
     FAIL_REASON,
     INTERRUPTED,
+    PER_TRIAL_SEEDED,
     Claim,
     create_storage,
     make_pruner,
@@ -47,6 +48,7 @@ from sweep.study import (
     study_lock_key,
     trial_counts,
     trial_experiment_id,
+    trial_seed,
 )
 
 log = logging.getLogger(__name__)
@@ -155,14 +157,13 @@ class Worker:
         return self._start(trial_id, number, values, local)
 
     def _reseed(self, next_number: int) -> None:
-        """Seed the sampler from the study seed and the number the new trial will get, so a
-        resumed study, other workers and other machines never replay one another's random draws,
-        while a one-worker study stays reproducible. Samplers whose state lives in the study
-        (cmaes, nsgaii, qmc) keep their own per-worker instance."""
+        """A fresh sampler seeded for this trial (:func:`sweep.study.trial_seed`). Samplers whose
+        state lives in the study (cmaes, nsgaii, qmc) keep their per-worker instance."""
         s = self.space.settings
-        if s.sampler in ("tpe", "random", "gp"):
-            seed = None if s.seed is None else (s.seed * 1_000_003 + next_number) % 2**32
-            self.mirror.study.sampler = make_sampler(s, 0, len(self.space.params), seed=seed)
+        if s.sampler in PER_TRIAL_SEEDED:
+            self.mirror.study.sampler = make_sampler(
+                s, 0, len(self.space.params), seed=trial_seed(s, next_number)
+            )
 
     def _create_trial(self, local: optuna.Trial) -> tuple[int, int]:
         """Insert the trial and its parameters into the shared study (inside the claim's
