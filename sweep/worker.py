@@ -17,7 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,6 @@ class _TrialLost(Exception):
 class WorkerReport:
     finished: int = 0
     failed: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class Worker:

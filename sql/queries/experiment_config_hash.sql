@@ -1,1 +1,1 @@
-SELECT config_hash FROM experiments WHERE experiment_id = %(experiment_id)s FOR UPDATE;
+SELECT config_hash FROM experiments WHERE experiment_id = %(experiment_id)s;
