@@ -15,6 +15,7 @@ from typing import Any
 
 from sweep import __version__
 from sweep.errors import SweepError
+from sweep.summary import pct
 
 log = logging.getLogger("sweep")
 
@@ -226,18 +227,12 @@ def result_line(
     m = metrics or {}
     return (
         f"✓ {experiment_id} registered — Sharpe: {_num(m.get('sharpe'))}, "
-        f"WR: {_pct(m.get('win_rate'))}, vs B&H: {_pct(m.get('alpha'), signed=True)}"
+        f"WR: {pct(m.get('win_rate'))}, vs B&H: {pct(m.get('alpha'), signed=True)}"
     )
 
 
 def _num(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):.2f}"
-
-
-def _pct(v: Any, signed: bool = False) -> str:
-    if v is None:
-        return "n/a"
-    return f"{float(v) * 100:+.1f}%" if signed else f"{float(v) * 100:.1f}%"
 
 
 def _results(args: argparse.Namespace) -> int:

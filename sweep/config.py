@@ -235,7 +235,7 @@ def check_references(cfg: ExperimentConfig, *, file: str | None, lines: Mapping[
         raise ConfigError(
             e.message,
             file=file,
-            key=_with_line("feature_groups", lines),
+            key=with_line("feature_groups", lines),
             value=e.value,
             hint=e.hint,
         ) from e
@@ -244,18 +244,19 @@ def check_references(cfg: ExperimentConfig, *, file: str | None, lines: Mapping[
         raise ConfigError(
             "unknown model_type",
             file=file,
-            key=_with_line("model_type", lines),
+            key=with_line("model_type", lines),
             value=cfg.model_type,
-            hint=_did_you_mean(cfg.model_type, kinds, "known model types"),
+            hint=did_you_mean(cfg.model_type, kinds, "known model types"),
         )
 
 
-def _with_line(key: str, lines: Mapping[str, int]) -> str:
+def with_line(key: str, lines: Mapping[str, int]) -> str:
+    """``key (line N)`` when the key's line is known, for error messages."""
     line = lines.get(key)
     return f"{key} (line {line})" if line else key
 
 
-def _did_you_mean(value: str, options: list[str] | tuple[str, ...], label: str) -> str:
+def did_you_mean(value: str, options: list[str] | tuple[str, ...], label: str) -> str:
     close = difflib.get_close_matches(value, list(options), n=1)
     known = f"{label}: {', '.join(options)}"
     return f"did you mean '{close[0]}'? {known}" if close else known
@@ -283,7 +284,7 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
     err = errors[0]
     loc = tuple(p for p in err["loc"])
     key = ".".join(str(p) for p in loc) or "(top level)"
-    where = _with_line(key, lines)
+    where = with_line(key, lines)
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
@@ -293,7 +294,7 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
             "unknown key",
             file=file,
             key=where,
-            hint=_did_you_mean(str(loc[-1]), options, "allowed keys") if options else None,
+            hint=did_you_mean(str(loc[-1]), options, "allowed keys") if options else None,
         )
     if kind == "missing":
         return ConfigError(

@@ -25,7 +25,13 @@ from typing import Any, Literal
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sweep.config import ExperimentConfig, _did_you_mean, read_yaml, validate_experiment
+from sweep.config import (
+    ExperimentConfig,
+    did_you_mean,
+    read_yaml,
+    validate_experiment,
+    with_line,
+)
 from sweep.errors import ConfigError
 
 RANGE_KEYS = ("int", "float", "choice", "subset")
@@ -106,7 +112,7 @@ class SweepSettings(BaseModel):
         for n in names:
             if n not in OBJECTIVE_METRICS:
                 raise ValueError(
-                    f"'{n}' is not a metric; {_did_you_mean(n, OBJECTIVE_METRICS, 'metrics')}"
+                    f"'{n}' is not a metric; {did_you_mean(n, OBJECTIVE_METRICS, 'metrics')}"
                 )
         return v
 
@@ -207,10 +213,10 @@ def parse_space(
         key = "sweep." + ".".join(str(x) for x in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key; " + _did_you_mean(
+            msg = "unknown key; " + did_you_mean(
                 str(err["loc"][-1]), list(SweepSettings.model_fields), "allowed keys"
             )
-        raise ConfigError(msg, file=file, key=_where(key, lines)) from e
+        raise ConfigError(msg, file=file, key=with_line(key, lines)) from e
     if len(settings.directions) != len(settings.objectives):
         raise ConfigError(
             "needs one direction per objective",
@@ -224,7 +230,7 @@ def parse_space(
             raise ConfigError(
                 "a pruner needs walk-forward folds to report to",
                 file=file,
-                key=_where("sweep.pruner", lines),
+                key=with_line("sweep.pruner", lines),
                 value=settings.pruner,
                 hint="add training.cv: {type: walk_forward, folds: 5}, or set pruner: none",
             )
@@ -232,7 +238,7 @@ def parse_space(
             raise ConfigError(
                 "Optuna prunes single-objective studies only",
                 file=file,
-                key=_where("sweep.pruner", lines),
+                key=with_line("sweep.pruner", lines),
                 value=settings.pruner,
                 hint="set pruner: none for a multi-objective study",
             )
@@ -246,7 +252,7 @@ def parse_space(
                     "cannot be tuned with walk-forward folds: it sets where the sealed holdout "
                     "starts, and one trial's folds would score another trial's holdout",
                     file=file,
-                    key=_where(p.path, lines),
+                    key=with_line(p.path, lines),
                     hint="fix train_ratio for the study",
                 )
     space = SearchSpace(
@@ -254,11 +260,6 @@ def parse_space(
     )
     _check_configs(space, lines)
     return space
-
-
-def _where(key: str, lines: Mapping[str, int]) -> str:
-    line = lines.get(key)
-    return f"{key} (line {line})" if line else key
 
 
 def _is_range(v: Any) -> bool:
@@ -279,11 +280,11 @@ def _find_ranges(
                 raise ConfigError(
                     "cannot be tuned",
                     file=file,
-                    key=_where(path, lines),
+                    key=with_line(path, lines),
                     value=value,
                     hint="ranges are allowed on: " + ", ".join(t.rstrip(".") for t in TUNABLE),
                 )
-            out.append(_parse_range(path, value, file, _where(path, lines)))
+            out.append(_parse_range(path, value, file, with_line(path, lines)))
         elif isinstance(value, dict):
             _find_ranges(value, f"{path}.", out, file, lines)
 
@@ -305,7 +306,7 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
             f"unknown range option '{bad}'",
             file=file,
             key=where,
-            hint=_did_you_mean(bad, sorted(_OPTIONS[kind] - {kind}), f"{kind} ranges take"),
+            hint=did_you_mean(bad, sorted(_OPTIONS[kind] - {kind}), f"{kind} ranges take"),
         )
 
     def fail(msg: str, value: Any = None, hint: str | None = None) -> ConfigError:
@@ -398,7 +399,7 @@ def _check_configs(space: SearchSpace, lines: Mapping[str, int]) -> None:
                 raise ConfigError(
                     e.message,
                     file=space.file,
-                    key=_where(p.path, lines),
+                    key=with_line(p.path, lines),
                     value=v,
                     hint=e.hint,
                 ) from e

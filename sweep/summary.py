@@ -114,7 +114,7 @@ def summary_lines(s: StudySummary) -> list[str]:
         verdict = "passed the gate" if passed_own_gate(s.best) else "no trial passed the gate"
         lines.append(
             f"best: {s.best['experiment_id']} ({verdict}) — Sharpe {_fmt(m.get('sharpe'))}, "
-            f"WR {_pct(m.get('win_rate'))}, vs B&H {_pct(m.get('alpha'), True)}, "
+            f"WR {pct(m.get('win_rate'))}, vs B&H {pct(m.get('alpha'), True)}, "
             f"trades {m.get('n_trades')}" + "".join(f", {o} {_fmt(m.get(o))}" for o in extra)
         )
     else:
@@ -142,7 +142,8 @@ def _fmt(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):.3f}"
 
 
-def _pct(v: Any, signed: bool = False) -> str:
+def pct(v: Any, signed: bool = False) -> str:
+    """A fraction as a percentage with one decimal (``n/a`` for None)."""
     if v is None:
         return "n/a"
     return f"{float(v) * 100:+.1f}%" if signed else f"{float(v) * 100:.1f}%"

@@ -27,6 +27,31 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data"
 SEED_YAML = ROOT / "experiments" / "btc-xgb-4h-momentum.yaml"
 
+# The seed's leaderboard query, verbatim from PRODUCT.md ("must run verbatim").
+SEED_LEADERBOARD = """SELECT
+experiment_id,
+metrics->>'sharpe' AS sharpe,
+metrics->>'win_rate' AS win_rate,
+metrics->>'alpha' AS alpha,
+trained_at
+FROM model_results
+WHERE gate_passed = true
+ORDER BY (metrics->>'sharpe')::float DESC;
+"""
+
+
+def seed_with(dotted: str, value: Any) -> dict[str, Any]:
+    """A fresh copy of the seed experiment as a mapping, one dotted key set to ``value``."""
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(SEED_YAML.read_text())
+    *head, last = dotted.split(".")
+    node = data
+    for k in head:
+        node = node.setdefault(k, {})
+    node[last] = value
+    return data
+
 
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

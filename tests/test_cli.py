@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from conftest import SEED_YAML, run_cli
+from conftest import SEED_YAML, run_cli, seed_with
 
 from sweep.config import validate_experiment
 from sweep.features import resolve_features
@@ -54,14 +54,7 @@ def model_files(workdir: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-def with_value(dotted: str, value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(SEED)
-    *head, last = dotted.split(".")
-    node = data
-    for k in head:
-        node = node.setdefault(k, {})
-    node[last] = value
-    return data
+with_value = seed_with
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import seed_with
 
 from sweep.config import ExperimentConfig, load_experiment, validate_experiment
 from sweep.errors import ConfigError, SweepError
@@ -23,14 +24,7 @@ def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "exp.yaml") ->
     return path
 
 
-def with_value(dotted: str, value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(SEED)
-    *head, last = dotted.split(".")
-    node = data
-    for k in head:
-        node = node.setdefault(k, {})
-    node[last] = value
-    return data
+with_value = seed_with
 
 
 def renamed(dotted: str, new_key: str) -> dict[str, Any]:

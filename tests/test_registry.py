@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from conftest import SEED_LEADERBOARD
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import make_url
 
@@ -36,18 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED: dict[str, Any] = yaml.safe_load(
     (ROOT / "experiments" / "btc-xgb-4h-momentum.yaml").read_text()
 )
-
-# Verbatim from PRODUCT.md ("This query, from the seed, must run verbatim").
-SEED_QUERY = """SELECT
-experiment_id,
-metrics->>'sharpe' AS sharpe,
-metrics->>'win_rate' AS win_rate,
-metrics->>'alpha' AS alpha,
-trained_at
-FROM model_results
-WHERE gate_passed = true
-ORDER BY (metrics->>'sharpe')::float DESC;
-"""
 
 
 def make_cfg(experiment_id: str = "btc-xgb-4h-momentum", **changes: Any) -> ExperimentConfig:
@@ -303,7 +292,7 @@ def board(registry: Connection) -> Connection:
 
 def test_the_seed_query_runs_verbatim(board: Connection, clean_db: str) -> None:
     with psycopg.connect(clean_db) as c:
-        rows = c.execute(SEED_QUERY).fetchall()
+        rows = c.execute(SEED_LEADERBOARD).fetchall()
     assert [(r[0], r[1]) for r in rows] == [("b", "2.5"), ("c", "1.7"), ("e", "1.1"), ("a", "0.9")]
     assert all(r[2] == "0.55" and r[3] == "0.01" for r in rows)
     assert all(isinstance(r[4], datetime) for r in rows)

@@ -19,21 +19,17 @@ from typing import Any
 import psutil
 import psycopg
 import pytest
-from conftest import StudyDir, is_counted, optuna_trials, sql, tiny_space
+from conftest import (
+    SEED_LEADERBOARD,
+    StudyDir,
+    is_counted,
+    optuna_trials,
+    sql,
+    tiny_space,
+)
 
 from sweep.config import validate_experiment
 from sweep.study import create_storage, trial_experiment_id
-
-# The seed's leaderboard query, verbatim from PRODUCT.md.
-SEED_LEADERBOARD = """SELECT
-experiment_id,
-metrics->>'sharpe' AS sharpe,
-metrics->>'win_rate' AS win_rate,
-metrics->>'alpha' AS alpha,
-trained_at
-FROM model_results
-WHERE gate_passed = true
-ORDER BY (metrics->>'sharpe')::float DESC;"""
 
 FAST_STALE = {"SWEEP_HEARTBEAT_INTERVAL": "1", "SWEEP_HEARTBEAT_GRACE": "3"}
 
@@ -417,7 +413,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(study_dir: StudyDir) 
             proc.wait()
     _out, err = study_dir.output(proc)
     assert rc == 130, err
-    # (each worker also prints its KeyboardInterrupt traceback; the last line is the CLI's)
+    # (workers exit quietly on Ctrl-C; the last line is the CLI's)
     assert err.strip().splitlines()[-1] == "interrupted; run the same command again to resume"
 
     trials = optuna_trials(study_dir.url, name)
