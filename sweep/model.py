@@ -45,6 +45,9 @@ class XGBoostModel:
     feature_names: list[str]
     best_iteration: int
     kind: str = "xgboost"
+    # Threads for prediction too: a DMatrix or predict call left at XGBoost's default takes every
+    # core, and in parallel workers those extra OpenMP threads spin against each other.
+    nthread: int = 1
 
     @classmethod
     def fit(
@@ -73,11 +76,11 @@ class XGBoostModel:
             verbose_eval=False,
         )
         best = int(getattr(booster, "best_iteration", params.n_estimators - 1))
-        return cls(booster=booster, feature_names=names, best_iteration=best)
+        return cls(booster=booster, feature_names=names, best_iteration=best, nthread=nthread)
 
     def predict_proba(self, x: FloatArray) -> FloatArray:
         """P(label = 1) from the trees up to the best early-stopping iteration."""
-        d = xgb.DMatrix(x, feature_names=self.feature_names)
+        d = xgb.DMatrix(x, feature_names=self.feature_names, nthread=self.nthread)
         out = self.booster.predict(d, iteration_range=(0, self.best_iteration + 1))
         return np.asarray(out, dtype=np.float64)
 
@@ -86,7 +89,7 @@ class XGBoostModel:
 
     @classmethod
     def load(cls, path: Path, feature_names: list[str], best_iteration: int) -> XGBoostModel:
-        booster = xgb.Booster()
+        booster = xgb.Booster(params={"nthread": 1})
         booster.load_model(str(path))
         return cls(booster=booster, feature_names=feature_names, best_iteration=best_iteration)
 
