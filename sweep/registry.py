@@ -123,6 +123,7 @@ class ResultRow:
     feature_names: Sequence[str] = ()
     data_fingerprint: Mapping[str, Any] | None = None
     duration_s: float | None = None
+    cpu_s: float | None = None
     error: str | None = None
     returns: DailyReturns | None = None
     holdout_of_study: str | None = None  # set: a sealed-holdout evaluation, counted as a look
@@ -249,6 +250,7 @@ def _record_run(
                 if result.data_fingerprint is not None
                 else None,
                 "duration_s": result.duration_s,
+                "cpu_s": result.cpu_s,
                 "code_version": code_version,
                 "holdout": result.holdout_of_study is not None,
                 "first_day": returns.first_day if returns is not None else None,

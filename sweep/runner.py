@@ -93,6 +93,8 @@ class Computed:
     error: str | None
     duration_s: float
     status: str = "ok"  # ok | failed | pruned
+    # process CPU time (all threads, XGBoost's included); None where it was not measured
+    cpu_s: float | None = None
 
 
 def compute(
@@ -104,14 +106,16 @@ def compute(
 ) -> Computed:
     """The pipeline part of a run (no writes). Data problems raise; pipeline problems are kept
     as the run's error. An exception raised by ``on_fold`` (pruning) propagates."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ds = dataset if dataset is not None else load_dataset(cfg)
     fingerprint = ds.market.fingerprint.to_dict()
     try:
         result = run_pipeline(cfg, ds, nthread=nthread, on_fold=on_fold)
     except PipelineError as e:
-        return Computed(cfg, fingerprint, None, e.message, time.perf_counter() - t0, "failed")
-    return Computed(cfg, fingerprint, result, None, time.perf_counter() - t0)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return Computed(cfg, fingerprint, None, e.message, wall, "failed", cpu)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return Computed(cfg, fingerprint, result, None, wall, cpu_s=cpu)
 
 
 def persist(
@@ -142,6 +146,7 @@ def persist(
             gate_failures=(error,),
             data_fingerprint=computed.fingerprint,
             duration_s=computed.duration_s,
+            cpu_s=computed.cpu_s,
             error=error,
             holdout_of_study=holdout_study,
         )
@@ -160,6 +165,7 @@ def persist(
             feature_names=result.feature_names,
             data_fingerprint=computed.fingerprint,
             duration_s=computed.duration_s,
+            cpu_s=computed.cpu_s,
             returns=daily_returns(result.test_index, result.test_returns),
             holdout_of_study=holdout_study,
         )

@@ -203,7 +203,7 @@ class Worker:
             cfg = self.space.config_for(c.values, eid)
         except SweepError as e:
             return _Outcome(None, error=f"invalid config: {e.one_line()}")
-        t0 = time.perf_counter()
+        t0 = (time.perf_counter(), time.process_time())
         ds = None
         try:
             ds = load_dataset(cfg)
@@ -214,9 +214,8 @@ class Worker:
         except optuna.TrialPruned as e:
             assert ds is not None
             fp = ds.market.fingerprint.to_dict()
-            return _Outcome(
-                cfg, Computed(cfg, fp, None, str(e), time.perf_counter() - t0, "pruned")
-            )
+            wall, cpu = _since(t0)
+            return _Outcome(cfg, Computed(cfg, fp, None, str(e), wall, "pruned", cpu))
         except SweepError as e:
             return self._failed(cfg, ds, e.one_line(), t0)
         except Exception as e:  # a model or library error is this trial's result
@@ -224,10 +223,11 @@ class Worker:
             return self._failed(cfg, ds, f"{type(e).__name__}: {e}", t0)
 
     @staticmethod
-    def _failed(cfg: ExperimentConfig, ds: Any, error: str, t0: float) -> _Outcome:
+    def _failed(cfg: ExperimentConfig, ds: Any, error: str, t0: tuple[float, float]) -> _Outcome:
         """A failure outside the pipeline, registered like a pipeline failure."""
         fp = ds.market.fingerprint.to_dict() if ds is not None else {}
-        return _Outcome(cfg, Computed(cfg, fp, None, error, time.perf_counter() - t0, "failed"))
+        wall, cpu = _since(t0)
+        return _Outcome(cfg, Computed(cfg, fp, None, error, wall, "failed", cpu))
 
     def _fold_callback(self, c: _Claimed) -> Callable[[int, dict[str, float | int | None]], None]:
         objective = self.space.settings.objectives[0]
@@ -418,3 +418,8 @@ def _interrupt_once() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
+
+
+def _since(t0: tuple[float, float]) -> tuple[float, float]:
+    """Wall and process CPU seconds since ``(perf_counter(), process_time())``."""
+    return time.perf_counter() - t0[0], time.process_time() - t0[1]

@@ -102,6 +102,7 @@ def test_run_registers_and_is_reproducible(project: Path) -> None:
             " train_from, train_to, test_from FROM model_results ORDER BY id"
         ).fetchall()
         stored = c.execute("SELECT config FROM experiments").fetchone()
+        timings = c.execute("SELECT duration_s, cpu_s FROM model_results").fetchall()
     (id1, metrics1, passed1, failures1, path1, names1, *_), second = rows
     id2, metrics2, passed2, failures2, path2, names2, train_from, train_to, test_from = second
     # Same config and data: identical metrics, verdict and features.
@@ -113,6 +114,8 @@ def test_run_registers_and_is_reproducible(project: Path) -> None:
     assert out["gate_failures"] == failures2
     assert out["model_path"] == path2
     assert train_from < train_to < test_from
+    # Each run's wall and CPU seconds are recorded (the pipeline trains a model: neither is 0).
+    assert all(wall > 0 and cpu > 0 for wall, cpu in timings), timings
     assert stored is not None and stored[0]["target"] == {
         "type": "binary",
         "horizon": 3,

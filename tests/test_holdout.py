@@ -66,12 +66,14 @@ def test_pruned_trials_are_recorded_as_pruned_and_counted(wf_study: str, clean_d
     pruned = [t for t in study.trials if t.state.name == "PRUNED"]
     registry = _rows(
         clean_db,
-        "SELECT e.trial_number, r.status, r.error FROM experiments e "
+        "SELECT e.trial_number, r.status, r.error, r.cpu_s FROM experiments e "
         "JOIN model_results r USING (experiment_id) WHERE e.study_name = %s",
         wf_study,
     )
-    by_number = {int(n): (s, e) for n, s, e in registry}  # type: ignore[call-overload]
+    by_number = {int(n): (s, e) for n, s, e, _ in registry}  # type: ignore[call-overload]
     assert len(by_number) == 10
+    # pruned trials too carry the CPU time they spent before being stopped
+    assert all(cpu is not None and float(cpu) > 0 for *_, cpu in registry)  # type: ignore[arg-type]
     for t in pruned:
         status, error = by_number[t.number]
         assert status == "pruned" and "pruned after fold" in str(error)
