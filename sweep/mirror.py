@@ -1,21 +1,24 @@
-"""An in-memory copy of a study's finished trials, for sampling without storage round trips.
+"""An in-memory copy of a study's trials, for sampling without storage round trips.
 
 Optuna's RDB storage costs a database round trip (through the SQLAlchemy ORM) for every
 ``suggest_*`` and every attribute, which at a 4h trial is as much time as the model. So each worker
-samples in an in-memory study that mirrors the shared one: before each trial, the trials other
-workers finished are read from Optuna's tables in one query and added; the worker's own trials are
-added as they finish. Its sampler therefore sees every finished trial of the study (and, for
-constant liar, its own running one), and the shared study receives each new trial in one
-transaction, its parameters included.
+samples in an in-memory study that mirrors the shared one: before each trial, one query reads what
+changed in Optuna's tables since the last look, and the worker's own trials are added as they
+finish. The mirror holds every finished trial of the study and the trials other workers are
+running right now, as RUNNING with their parameters: that is what TPE's constant liar needs to
+keep parallel workers from proposing the same region. A running trial that finishes elsewhere is
+updated in place (state, values, intermediate values), so it is never counted twice.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
-from optuna.distributions import json_to_distribution
+from optuna.distributions import BaseDistribution, json_to_distribution
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from sweep.registry import Connection, query
@@ -26,21 +29,43 @@ _INF = {"INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
 class Mirror:
     """The in-memory study a worker samples from, kept in step with the shared study."""
 
-    def __init__(self, study: optuna.Study, study_name: str) -> None:
-        self.study = study
+    def __init__(
+        self,
+        study_name: str,
+        *,
+        directions: Sequence[StudyDirection],
+        sampler: optuna.samplers.BaseSampler,
+        pruner: optuna.pruners.BasePruner,
+    ) -> None:
+        self.storage = optuna.storages.InMemoryStorage()
+        self.study = optuna.create_study(
+            storage=self.storage, directions=list(directions), sampler=sampler, pruner=pruner
+        )
+        self._study_id = self.storage.get_study_id_from_name(self.study.study_name)
         self.study_name = study_name
-        self.known: set[int] = set()  # shared-study trial ids already in the mirror
+        self.known: set[int] = set()  # shared trial ids whose final state the mirror has
+        self.running: dict[int, int] = {}  # others' running trials: shared id -> mirror id
 
     def sync(self, conn: Connection) -> int:
-        """Add the shared study's finished trials the mirror lacks; return how many."""
+        """Bring in what changed in the shared study; return how many trials changed."""
         rows = conn.execute(
-            query("optuna_finished_trials"),
-            {"study_name": self.study_name, "known": sorted(self.known)},
+            query("optuna_trials_to_mirror"),
+            {
+                "study_name": self.study_name,
+                "known": sorted(self.known),
+                "running": sorted(self.running),
+            },
         ).fetchall()
         for trial_id, state, params, values, intermediate in rows:
-            self.add_finished(
-                int(trial_id), str(state), params or [], values or [], intermediate or []
-            )
+            tid, st = int(trial_id), str(state)
+            if st == "RUNNING":
+                self._add_running(tid, params or [])
+            elif tid in self.running:
+                self._finish_running(tid, st, values or [], intermediate or [])
+            elif st == "FAIL":
+                self.known.add(tid)  # nothing a sampler learns from
+            else:
+                self.add_finished(tid, st, params or [], values or [], intermediate or [])
         return len(rows)
 
     def add_finished(
@@ -52,12 +77,7 @@ class Mirror:
         intermediate: list[Any],
     ) -> None:
         self.known.add(trial_id)
-        distributions = {}
-        external = {}
-        for name, internal, dist_json in params:
-            dist = json_to_distribution(dist_json)
-            distributions[name] = dist
-            external[name] = dist.to_external_repr(internal)
+        distributions, external = _params(params)
         vals = [_value(v, t) for _, v, t in values] if state == "COMPLETE" else None
         inter = {int(step): _value(v, t) for step, v, t in intermediate}
         self.study.add_trial(
@@ -69,6 +89,33 @@ class Mirror:
                 intermediate_values=inter,
             )
         )
+
+    def _add_running(self, trial_id: int, params: list[Any]) -> None:
+        distributions, external = _params(params)
+        frozen = optuna.trial.create_trial(
+            state=TrialState.RUNNING, params=external, distributions=distributions
+        )
+        self.running[trial_id] = self.storage.create_new_trial(self._study_id, frozen)
+
+    def _finish_running(
+        self, trial_id: int, state: str, values: list[Any], intermediate: list[Any]
+    ) -> None:
+        mid = self.running.pop(trial_id)
+        self.known.add(trial_id)
+        for step, v, t in intermediate:
+            self.storage.set_trial_intermediate_value(mid, int(step), _value(v, t))
+        vals = [_value(v, t) for _, v, t in values] if state == "COMPLETE" else None
+        self.storage.set_trial_state_values(mid, TrialState[state], vals)
+
+
+def _params(params: list[Any]) -> tuple[dict[str, BaseDistribution], dict[str, Any]]:
+    distributions: dict[str, BaseDistribution] = {}
+    external: dict[str, Any] = {}
+    for name, internal, dist_json in params:
+        dist = json_to_distribution(dist_json)
+        distributions[name] = dist
+        external[name] = dist.to_external_repr(internal)
+    return distributions, external
 
 
 def _value(v: float | None, kind: str) -> float:

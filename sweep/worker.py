@@ -107,12 +107,10 @@ class Worker:
         self.study = open_study(self.storage, self.space, plan.study_name, plan.worker)
         self.study_id = self.study._study_id
         self.mirror = Mirror(
-            optuna.create_study(
-                directions=study_directions(s),
-                sampler=make_sampler(s, plan.worker, len(self.space.params)),
-                pruner=make_pruner(s),
-            ),
             plan.study_name,
+            directions=study_directions(s),
+            sampler=make_sampler(s, plan.worker, len(self.space.params)),
+            pruner=make_pruner(s),
         )
         self.conn = open_registry(plan.url)
         self.report = WorkerReport()
@@ -385,6 +383,7 @@ class Worker:
                     self._finish(current, outcome)
                 except _TrialLost as e:
                     log.warning("%s", e)
+                    self._tell_mirror(current, TrialState.FAIL, None)
                 current = None
         except BaseException:
             if current is not None:

@@ -1,5 +1,6 @@
--- Finished trials of a study not yet in a worker's in-memory sampler study, read from Optuna's
--- own tables in one query (params, values and intermediate values as JSON arrays).
+-- What changed in a study since a worker's in-memory sampler study last looked, read from Optuna's
+-- own tables in one query (params, values and intermediate values as JSON arrays): trials whose
+-- final state the mirror lacks, and trials running elsewhere that it does not hold yet.
 SELECT t.trial_id,
        t.state::text AS state,
        (SELECT json_agg(json_build_array(p.param_name, p.param_value, p.distribution_json))
@@ -13,6 +14,7 @@ SELECT t.trial_id,
 FROM trials t
 JOIN studies s ON s.study_id = t.study_id
 WHERE s.study_name = %(study_name)s
-  AND t.state::text IN ('COMPLETE', 'PRUNED')
+  AND t.state::text IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL')
   AND NOT (t.trial_id = ANY(%(known)s))
+  AND NOT (t.state::text = 'RUNNING' AND t.trial_id = ANY(%(running)s))
 ORDER BY t.trial_id;
