@@ -3,13 +3,14 @@
 Everything here is recomputed from the stored daily return series (``result_returns``), so a
 study's statistics can be checked later from the database alone.
 
-* **N** is the number of trials that produced a strategy (completed trials with returns); failed
-  trials tried nothing that could be selected.
+* **N** is the number of trials that produced a strategy (completed trials with returns, and the
+  pruned ones the caller counts); failed trials tried nothing that could be selected.
 * **Sharpe ratios** are per calendar day, from each trial's own daily series (``sweep.stats``
   conventions: not annualised, population skewness, non-excess kurtosis); the annualised figure
   shown is ``x sqrt(365)``.
 * **DSR** of the chosen trial: its probabilistic Sharpe ratio against the expected maximum Sharpe
-  of N trials whose Sharpe ratios vary as the study's did (variance with ddof 1).
+  of N trials whose Sharpe ratios vary as the study's did (variance with ddof 1, over the trials
+  that traded: a trial that never traded has no Sharpe ratio to spread).
 * **PBO** by CSCV over the days every trial covers (the intersection of their test windows), with
   16 partitions (fewer, even, when there are fewer than 64 common days).
 """
@@ -89,10 +90,14 @@ def compute_study_stats(
     stats = {n: _sharpe_stats(series[n].values) for n in names}
     best = stats[chosen]
     n = max(len(names), n_tried or 0)
-    srs = np.array([stats[k].sr for k in names], dtype=np.float64)
+    # The spread of the trials' Sharpe ratios, over the trials that traded: a trial that never
+    # traded has no Sharpe ratio (0/0); zeros would distort the spread (shrink it where trial
+    # Sharpe ratios cluster near 0, lowering the expected maximum and flattering the chosen
+    # trial). It still counts in N (it was tried).
+    srs = np.array([stats[k].sr for k in names if not _flat(series[k].values)], dtype=np.float64)
     var = trial_sharpe_variance(srs) if len(srs) >= 2 else None
     dsr = emax = None
-    flat = series[chosen].values.max() == series[chosen].values.min()
+    flat = _flat(series[chosen].values)
     if best.n_obs > 1 and not flat:
         v = var if var is not None else 0.0
         emax = expected_max_sharpe(n, v)
@@ -125,10 +130,15 @@ def compute_study_stats(
     )
 
 
+def _flat(values: np.ndarray) -> bool:
+    """A series with no variation: a trial that never traded (every day 0)."""
+    return bool(values.size == 0 or values.max() == values.min())
+
+
 def _sharpe_stats(values: np.ndarray) -> SharpeStats:
-    """``sharpe_stats``, with a flat series (a trial that never traded) as Sharpe 0: it is one of
-    the trials tried, and its Sharpe ratio is part of the spread DSR corrects for."""
-    if values.size >= 2 and values.max() == values.min():
+    """``sharpe_stats``, with a flat series (a trial that never traded) as Sharpe 0, the figure
+    shown for it; it is left out of the spread of Sharpe ratios (see above)."""
+    if values.size >= 2 and _flat(values):
         return SharpeStats(sr=0.0, skew=0.0, kurtosis=3.0, n_obs=int(values.size))
     return sharpe_stats(values)
 

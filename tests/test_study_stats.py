@@ -54,12 +54,23 @@ def test_a_truly_better_trial_has_high_dsr_and_low_pbo() -> None:
     assert got.pbo < 0.1
 
 
-def test_flat_trials_count_as_sharpe_zero_and_a_flat_choice_has_no_dsr() -> None:
+def test_flat_trials_count_in_n_not_in_the_spread_and_a_flat_choice_has_no_dsr() -> None:
     series = noise_study(5)
-    series["flat"] = DailyReturns(date(2022, 1, 1), np.zeros(400))
-    got = compute_study_stats(series, best_of({k: v for k, v in series.items() if k != "flat"}))
-    assert got is not None and got.n_trials == 6 and got.dsr is not None
-    flat = compute_study_stats(series, "flat")
+    traded = dict(series)
+    for i in range(5):  # half the study never traded
+        series[f"flat{i}"] = DailyReturns(date(2022, 1, 1), np.zeros(400))
+    chosen = best_of(traded)
+    got = compute_study_stats(series, chosen)
+    assert got is not None and got.n_trials == 10 and got.dsr is not None
+    srs = [sharpe_stats(x.values).sr for x in traded.values()]
+    assert got.var_sharpe_daily == pytest.approx(trial_sharpe_variance(srs))
+    # Zeros in the spread would have shrunk it and made the chosen trial look better.
+    s = sharpe_stats(series[chosen].values)
+    with_zeros = trial_sharpe_variance([*srs, *[0.0] * 5])
+    assert with_zeros < got.var_sharpe_daily
+    flattered = deflated_sharpe_ratio(s.sr, s.n_obs, s.skew, s.kurtosis, 10, with_zeros)
+    assert got.dsr < flattered
+    flat = compute_study_stats(series, "flat0")
     assert flat is not None and flat.dsr is None and flat.best_sharpe == 0.0
 
 
