@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from sweep.config import ExperimentConfig
 from sweep.errors import ConfigError, RegistryError
-from sweep.registry import Connection, query
+from sweep.registry import Connection, HoldoutRecorded, query
 from sweep.runner import compute, persist
 from sweep.study import trial_experiment_id
 from sweep.summary import pick_best, study_results, study_row
@@ -84,9 +84,12 @@ def evaluate_holdout(
     got = _recorded(conn, study, eid)
     if got is None:
         sealed = cfg.model_copy(update={"training": cfg.training.model_copy(update={"cv": None})})
-        persist(conn, compute(sealed, nthread=nthread), holdout_of=(cfg, study))
+        try:
+            persist(conn, compute(sealed, nthread=nthread), holdout_of=(cfg, study))
+            new = True
+        except HoldoutRecorded:  # a concurrent `sweep holdout` or export was first: its look
+            pass
         got = _recorded(conn, study, eid)
-        new = True
     assert got is not None
     return HoldoutResult(
         experiment_id=eid,

@@ -265,15 +265,24 @@ def _record_run(
                 "SELECT pg_advisory_xact_lock(hashtext(%s))",
                 ("holdout:" + result.holdout_of_study,),
             )
-            conn.execute(
+            look = conn.execute(
                 query("insert_holdout_look"),
                 {
                     "study_name": result.holdout_of_study,
                     "experiment_id": cfg.experiment_id,
                     "result_id": got[0],
                 },
-            )
+            ).fetchone()
+            if look is None:  # rolls back this transaction: the result row goes with it
+                raise HoldoutRecorded(result.holdout_of_study, cfg.experiment_id)
     return int(got[0]), got[1]
+
+
+class HoldoutRecorded(RegistryError):
+    """Another process recorded this trial's holdout evaluation first."""
+
+    def __init__(self, study: str, experiment_id: str) -> None:
+        super().__init__(f"the holdout of {experiment_id} in {study} was recorded meanwhile")
 
 
 def leaderboard(

@@ -11,7 +11,11 @@ import psycopg
 import pytest
 from conftest import run_cli
 
+from sweep.config import ExperimentConfig
 from sweep.db import sqlalchemy_url
+from sweep.holdout import chosen_trial, evaluate_holdout
+from sweep.registry import HoldoutRecorded, open_registry, query
+from sweep.runner import compute, persist
 
 SPACE = """\
 experiment_id: {name}
@@ -160,3 +164,28 @@ def test_a_pruner_without_folds_is_refused_before_trial_zero(workdir: Path, clea
     # nothing written: on a fresh database not even the schema (the refusal comes first)
     if _rows(clean_db, "SELECT to_regclass('experiments') IS NOT NULL")[0][0]:
         assert _rows(clean_db, "SELECT count(*) FROM experiments")[0][0] == 0
+
+
+def test_a_holdout_recorded_meanwhile_is_read_back_not_written_twice(
+    wf_study: str, workdir: Path, clean_db: str
+) -> None:
+    """Two `sweep holdout` runs on one trial: the one that records second gets the first's
+    result, not a database error, and nothing of its own stays behind."""
+    with open_registry(clean_db) as conn:
+        number, eid = chosen_trial(conn, wf_study, None)
+        row = conn.execute(query("experiment_config"), {"experiment_id": eid}).fetchone()
+        assert row is not None
+        cfg = ExperimentConfig.model_validate(row[0])
+        sealed = cfg.model_copy(update={"training": cfg.training.model_copy(update={"cv": None})})
+        late = compute(sealed)  # computed while the other process evaluates too
+        first = evaluate_holdout(conn, wf_study)
+        assert first.new and first.trial_number == number and first.look_number == 1
+        models = sorted((workdir / ".sweep").rglob("*.ubj"))
+        with pytest.raises(HoldoutRecorded):
+            persist(conn, late, holdout_of=(cfg, wf_study))
+        again = evaluate_holdout(conn, wf_study)
+    assert not again.new and (again.look_number, again.looks) == (1, 1)
+    assert again.metrics == first.metrics
+    assert _rows(clean_db, "SELECT count(*) FROM model_results WHERE holdout") == [(1,)]
+    assert _rows(clean_db, "SELECT count(*) FROM holdout_looks") == [(1,)]
+    assert sorted((workdir / ".sweep").rglob("*.ubj")) == models  # its model file removed
