@@ -21,6 +21,10 @@ its temp dir) and a fixed sampler seed:
 * **replay**: the exact configs the ``--jobs 1`` study ran (read back from ``experiments.config``)
   through ``run_pipeline`` in a bare loop, so sweep's overhead can be separated from the fact
   that its sampler (asking trial k+1 while trial k runs) proposes different trials.
+* **scaling**: ``sweep run --jobs 1`` and ``--jobs 2`` on the same space with ``sampler:
+  random`` (seeded per trial number, so both run identical trials, which the script checks);
+  a TPE study's proposals depend on which trials have finished, so its ``--jobs 2`` run would
+  be another workload.
 * **memory**: ``sweep run --jobs 2`` on a 1h version of the space for a few trials; each worker's
   peak RSS (``VmHWM``, and psutil RSS polled at 20 Hz) is reported against the 600 MB target.
 
@@ -37,6 +41,7 @@ import platform
 import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,7 +104,7 @@ model:
   subsample: {{float: [0.5, 1.0]}}
 backtest:
   entry_threshold: {{float: [0.5, 0.7]}}
-sweep: {{objective: sharpe, direction: maximize, sampler: tpe, seed: 42, trials: 50}}
+sweep: {{objective: sharpe, direction: maximize, sampler: {sampler}, seed: 42, trials: 50}}
 """
 
 
@@ -472,7 +477,7 @@ def sweep_run(
         raise RuntimeError(f"{study}: {stats.n} result rows, expected {trials}")
     pg = None if pg0 is None or pg1 is None else pg1 - pg0
     run = SweepRun(
-        f"sweep run --jobs {jobs}",
+        f"sweep run --jobs {jobs} [{tag}]",
         trials,
         jobs,
         wall,
@@ -513,6 +518,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--trials", type=int, default=200, help="trials per 4h configuration")
     ap.add_argument("--mem-trials", type=int, default=8, help="trials of the 1h memory run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the jobs 1 / jobs 2 pair")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (and its server)")
     args = ap.parse_args()
     n = args.trials
@@ -534,9 +540,10 @@ def main() -> int:
     db: Database | None = None
     try:
         space_files = {}
-        for tf in ("4h", "1h"):
-            space_files[tf] = tmp / f"bench-{tf}.yaml"
-            space_files[tf].write_text(SPACE_YAML.format(timeframe=tf))
+        variants = (("4h", "4h", "tpe"), ("4h-random", "4h", "random"), ("1h", "1h", "tpe"))
+        for key, tf, sampler in variants:
+            space_files[key] = tmp / f"bench-{key}.yaml"
+            space_files[key].write_text(SPACE_YAML.format(timeframe=tf, sampler=sampler))
         space = load_space(space_files["4h"])
 
         log("loading BTC/USDT 4h and computing features once (not timed in the bare loops)")
@@ -570,16 +577,43 @@ def main() -> int:
         rep = replay(configs, dataset, nthread_j1)
         log(f"  {ms(rep.per_trial)}/trial")
 
-        log(f"sweep run --jobs 2 --trials {n}")
-        j2, _ = sweep_run(db, space_files["4h"], tmp, n, 2, "j2", hz=2)
-        log(f"  {j2.wall:.1f} s end to end, {ms(j2.stats.per_trial)}/trial steady")
+        # Throughput is compared on identical trials: TPE's proposals depend on which trials
+        # have finished, so --jobs 2 would run another workload; the random sampler, seeded per
+        # trial number, gives trial k the same values whatever the number of workers.
+        # Rounds alternate the order (1 then 2, 2 then 1, ...) so drift on a shared machine
+        # does not favour one side; the ratio reported is the median round's.
+        rounds: list[dict[int, SweepRun]] = []
+        same = True
+        for k in range(args.rounds):
+            scaling: dict[int, SweepRun] = {}
+            urls: dict[int, str] = {}
+            for jobs in (1, 2) if k % 2 == 0 else (2, 1):
+                log(f"round {k + 1}: sweep run --jobs {jobs} --trials {n}, random sampler")
+                scaling[jobs], urls[jobs] = sweep_run(
+                    db, space_files["4h-random"], tmp, n, jobs, f"rand{jobs}r{k + 1}", hz=2
+                )
+                log(
+                    f"  {scaling[jobs].wall:.1f} s end to end, "
+                    f"{ms(scaling[jobs].stats.per_trial)}/trial steady"
+                )
+            pair_same = _same_trials(db, urls[1], urls[2])
+            same = same and pair_same
+            log(f"  the pair ran identical trials: {'yes' if pair_same else 'NO'}")
+            rounds.append(scaling)
+        with db.connect(urls[1]) as conn:
+            pair_configs = study_configs(conn, _study_of(conn))
+        pair_replays = {}
+        for t in sorted({nthread_j1, 1}, reverse=True):
+            log(f"replay of the pair's {n} configs, nthread={t}, no registry")
+            pair_replays[t] = replay(pair_configs, dataset, t)
+            log(f"  {ms(pair_replays[t].per_trial)}/trial")
 
         log(f"sweep run --jobs 2 --trials {args.mem_trials} on BTC/USDT 1h (memory, 20 Hz polls)")
         m1h, _ = sweep_run(db, space_files["1h"], tmp, args.mem_trials, 2, "mem1h", hz=20)
         log(f"  {m1h.wall:.1f} s end to end")
 
         print()
-        report(bare_j1, bare_1, rep, j1, j2, m1h, nthread_j1, nthread_j2)
+        report(bare_j1, bare_1, rep, j1, rounds, same, pair_replays, m1h, nthread_j1, nthread_j2)
     finally:
         if db is not None and not args.keep:
             db.close()
@@ -592,6 +626,16 @@ def main() -> int:
 
 def _external() -> bool:
     return bool(os.environ.get("SWEEP_DATABASE_URL", "").strip())
+
+
+def _same_trials(db: Database, url_a: str, url_b: str) -> bool:
+    """Whether two studies ran the same values for every trial number."""
+    got = []
+    for url in (url_a, url_b):
+        with db.connect(url) as conn:
+            cfgs = study_configs(conn, _study_of(conn))
+        got.append([{k: v for k, v in c.items() if k != "experiment_id"} for c in cfgs])
+    return got[0] == got[1]
 
 
 def _study_of(conn: psycopg.Connection[tuple[Any, ...]]) -> str:
@@ -610,13 +654,16 @@ def report(
     bare_1: LoopResult,
     rep: LoopResult,
     j1: SweepRun,
-    j2: SweepRun,
+    rounds: list[dict[int, SweepRun]],
+    same: bool,
+    pair_replays: dict[int, LoopResult],
     m1h: SweepRun,
     nthread_j1: int,
     nthread_j2: int,
 ) -> None:
     print("== raw figures ==")
-    for b in {id(x): x for x in (bare_j1, bare_1, rep)}.values():
+    loops = (bare_j1, bare_1, rep, *pair_replays.values())
+    for b in {id(x): x for x in loops}.values():
         per = b.n
         print(
             f"{b.label:<24} {b.n} trials ({b.failed} failed)  wall {b.wall:6.1f} s  "
@@ -630,7 +677,7 @@ def report(
                 f"{'':<24} per trial: sampler (ask+suggest+tell) {ms(b.sampler / per)}, "
                 f"config_for {ms(b.config / per)}, run_pipeline {ms(b.pipeline / per)}"
             )
-    for r in (j1, j2, m1h):
+    for r in (j1, *(x for sc in rounds for x in sc.values()), m1h):
         s = r.stats
         pg = "n/a (external server)" if r.pg_cpu is None else ms(r.pg_cpu / r.trials)
         workers = r.mem.by_role("worker") or r.mem.by_role("cli")
@@ -699,38 +746,62 @@ def report(
             "-",
         )
     )
-    # 2. --jobs 2 vs --jobs 1 throughput.
-    tp = {r.jobs: 1.0 / r.stats.per_trial for r in (j1, j2)}
-    tp_e2e = {r.jobs: 1.0 / r.e2e_per_trial for r in (j1, j2)}
-    sc, sc_e2e = tp[2] / tp[1], tp_e2e[2] / tp_e2e[1]
+
+    # 2. --jobs 2 vs --jobs 1 throughput, on identical trials (the random-sampler pair).
+    def ratio_of(sc: dict[int, SweepRun], steady: bool) -> float:
+        t = {j: r.stats.per_trial if steady else r.e2e_per_trial for j, r in sc.items()}
+        return t[1] / t[2]
+
+    by_steady = sorted(rounds, key=lambda sc: ratio_of(sc, True))
+    scaling = by_steady[len(by_steady) // 2]  # the median round (the upper one of two)
+    tp = {j: 1.0 / r.stats.per_trial for j, r in scaling.items()}
+    sc = ratio_of(scaling, True)
+    sc_e2e = statistics.median(ratio_of(x, False) for x in rounds)
+    print(
+        "jobs 2 / jobs 1 throughput per round, steady: "
+        + ", ".join(f"{ratio_of(x, True):.2f}x" for x in rounds)
+        + "; end to end: "
+        + ", ".join(f"{ratio_of(x, False):.2f}x" for x in rounds)
+    )
     rows.append(
         (
-            "jobs 2 / jobs 1 throughput, steady",
+            f"jobs 2 / jobs 1 throughput, steady, median of {len(rounds)}",
             f"{tp[2]:.2f} trials/s",
             f"{tp[1]:.2f} trials/s",
             f"{sc:.2f}x",
             f">= {TARGET_SCALING:.2f}x",
-            yes(sc >= TARGET_SCALING),
+            yes(sc >= TARGET_SCALING and same),
         )
     )
     rows.append(
         (
-            "jobs 2 / jobs 1 throughput, end to end",
-            f"{tp_e2e[2]:.2f} trials/s",
-            f"{tp_e2e[1]:.2f} trials/s",
+            f"jobs 2 / jobs 1 throughput, end to end, median of {len(rounds)}",
+            "-",
+            "-",
             f"{sc_e2e:.2f}x",
             f">= {TARGET_SCALING:.2f}x",
-            yes(sc_e2e >= TARGET_SCALING),
+            yes(sc_e2e >= TARGET_SCALING and same),
         )
     )
-    per_core = tp[2] * bare_1.per_trial
+    one = pair_replays[1]
     rows.append(
         (
-            "jobs 2 throughput / bare nthread=1",
+            "jobs 2 / pair replay nthread=1",
             f"{tp[2]:.2f} trials/s",
-            f"{1.0 / bare_1.per_trial:.2f} trials/s",
-            f"{per_core:.2f}x",
+            f"{1.0 / one.per_trial:.2f} trials/s",
+            f"{tp[2] * one.per_trial:.2f}x",
             "(per-core scaling; 2.00 ideal)",
+            "-",
+        )
+    )
+    threads = one.per_trial / pair_replays[nthread_j1].per_trial
+    rows.append(
+        (
+            f"pair replay nthread={nthread_j1} / nthread=1",
+            f"{1.0 / pair_replays[nthread_j1].per_trial:.2f} trials/s",
+            f"{1.0 / one.per_trial:.2f} trials/s",
+            f"{threads:.2f}x",
+            f"(XGBoost threads; ceiling {nthread_j1 / threads:.2f}x)",
             "-",
         )
     )
@@ -741,7 +812,7 @@ def report(
             f"{1.0 / bare_j1.per_trial:.2f} trials/s",
             f"{1.0 / bare_1.per_trial:.2f} trials/s",
             f"{bare_par:.2f}x",
-            "(XGBoost threads alone)",
+            "(XGBoost threads, TPE trials)",
             "-",
         )
     )
@@ -768,7 +839,8 @@ def report(
             "-",
         )
     )
-    loads = [x for r in (bare_j1, bare_1, rep, j1, j2, m1h) for x in r.load_avg]
+    runs = [j1, *(x for sc in rounds for x in sc.values()), m1h]
+    loads = [x for r in (*loops, *runs) for x in r.load_avg]
     cores = os.cpu_count() or 1
     if max(loads) > cores + 1:  # the bench alone keeps about `cores` runnable
         print(
@@ -793,7 +865,17 @@ def report(
         "other trials than the bare loop: the replay row runs the study's own configs through "
         "run_pipeline with no registry, separating overhead from workload; compare the mean "
         "best_iteration figures. 'halves' = steady per-trial time over the first and the second "
-        "half of the trials. Peak RSS is max(VmHWM, polled RSS)."
+        "half of the trials. The jobs 2 / jobs 1 throughput is measured on a second pair of "
+        "runs of the same space with the random sampler [rand1rK, rand2rK for round K], seeded "
+        "per trial "
+        "number, so both run identical trials (checked above): TPE's proposals depend on which "
+        "trials have finished, so a TPE --jobs 2 study runs another workload (in one run, mean "
+        "best_iteration 55 against 136) and its ratio would measure the workload, not sweep. "
+        "The pair's configs replayed with no registry give the per-core scaling of --jobs 2 and "
+        "what XGBoost's own threads give --jobs 1 on the same trials: with XGBoost at "
+        "cores // jobs threads, --jobs 2 / --jobs 1 cannot exceed cores / (that thread "
+        "speed-up) even with perfect process scaling (the 'ceiling'). "
+        "Peak RSS is max(VmHWM, polled RSS)."
     )
 
 
