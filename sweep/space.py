@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import optuna
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sweep.config import (
     ExperimentConfig,
@@ -91,6 +91,43 @@ class Param:
         raise AssertionError(d)
 
 
+class PrunerSettings(BaseModel):
+    """``sweep.pruner``: a name (``median``) or a mapping with the settings below. Steps are
+    walk-forward folds; each fold reports the running mean of the objective over the folds so far
+    (Wilcoxon: each fold's own score, compared fold by fold with the best trial's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["none", "median", "percentile", "wilcoxon"] = "none"
+    # percentile: keep trials in the top `percentile` % at a fold (Optuna's PercentilePruner);
+    # median is percentile 50
+    percentile: float = Field(default=50.0, gt=0, lt=100)
+    warmup_folds: int = Field(default=2, ge=1)  # folds every trial runs before any decision
+    startup_trials: int = Field(default=5, ge=0)  # completed trials before any pruning
+    p_threshold: float = Field(default=0.1, gt=0, lt=1)  # wilcoxon: prune below this p-value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"type": v} if isinstance(v, str) else v
+
+    @property
+    def on(self) -> bool:
+        return self.type != "none"
+
+    def describe(self) -> str:
+        """A short text for the study table and summaries."""
+        if self.type == "none":
+            return "none"
+        if self.type == "wilcoxon":
+            return f"wilcoxon (p < {self.p_threshold:g}, after {self.warmup_folds} folds)"
+        keep = "" if self.type == "median" else f" top {self.percentile:g}%,"
+        return (
+            f"{self.type} ({keep} after {self.warmup_folds} folds, "
+            f"{self.startup_trials} startup trials)"
+        ).replace("( ", "(")
+
+
 class SweepSettings(BaseModel):
     """The ``sweep:`` block: study settings."""
 
@@ -100,7 +137,7 @@ class SweepSettings(BaseModel):
     direction: Literal["maximize", "minimize"] | list[Literal["maximize", "minimize"]] = "maximize"
     sampler: Literal["tpe", "random", "cmaes", "qmc", "nsgaii", "gp"] = "tpe"
     seed: int | None = 42
-    pruner: Literal["none", "median", "wilcoxon"] = "none"
+    pruner: PrunerSettings = PrunerSettings()
     trials: int = Field(default=100, ge=1, le=1_000_000)
 
     @field_validator("objective")
@@ -210,13 +247,18 @@ def parse_space(
         settings = SweepSettings.model_validate(sweep_block)
     except ValidationError as e:
         err = e.errors()[0]
-        key = "sweep." + ".".join(str(x) for x in err["loc"])
+        loc = [str(x) for x in err["loc"]]
+        if loc[:2] == ["pruner", "type"] and isinstance(sweep_block.get("pruner"), str):
+            loc = ["pruner"]  # written as a name: `pruner: median`
+        key = "sweep." + ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key; " + did_you_mean(
-                str(err["loc"][-1]), list(SweepSettings.model_fields), "allowed keys"
-            )
-        raise ConfigError(msg, file=file, key=with_line(key, lines)) from e
+            model = PrunerSettings if loc[0] == "pruner" else SweepSettings
+            fields = model.model_fields
+            msg = "unknown key; " + did_you_mean(loc[-1], list(fields), "allowed keys")
+            value = None
+        raise ConfigError(msg, file=file, key=with_line(key, lines), value=value) from e
     if len(settings.directions) != len(settings.objectives):
         raise ConfigError(
             "needs one direction per objective",
@@ -224,14 +266,16 @@ def parse_space(
             key="sweep.direction",
             value=settings.direction,
         )
-    if settings.pruner != "none":
+    if settings.pruner.on:
         training = template.get("training")
-        if not (isinstance(training, dict) and training.get("cv")):
+        pruner = settings.pruner.type
+        cv = training.get("cv") if isinstance(training, dict) else None
+        if not cv:
             raise ConfigError(
                 "a pruner needs walk-forward folds to report to",
                 file=file,
                 key=with_line("sweep.pruner", lines),
-                value=settings.pruner,
+                value=pruner,
                 hint="add training.cv: {type: walk_forward, folds: 5}, or set pruner: none",
             )
         if len(settings.objectives) > 1:
@@ -239,8 +283,17 @@ def parse_space(
                 "Optuna prunes single-objective studies only",
                 file=file,
                 key=with_line("sweep.pruner", lines),
-                value=settings.pruner,
+                value=pruner,
                 hint="set pruner: none for a multi-objective study",
+            )
+        folds = cv.get("folds", 5) if isinstance(cv, dict) else None
+        if isinstance(folds, int) and settings.pruner.warmup_folds >= folds:
+            raise ConfigError(
+                f"leaves no fold to decide at: training.cv has {folds} folds",
+                file=file,
+                key=with_line("sweep.pruner.warmup_folds", lines),
+                value=settings.pruner.warmup_folds,
+                hint=f"use at most {folds - 1}",
             )
     params: list[Param] = []
     _find_ranges(template, "", params, file, lines)

@@ -124,11 +124,19 @@ def trial_seed(settings: SweepSettings, next_number: int) -> int | None:
 
 
 def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
-    if settings.pruner == "median":
-        # steps are folds 1..k: the first decision comes after two folds
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-    if settings.pruner == "wilcoxon":
-        return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
+    """Optuna's pruner for ``sweep.pruner``; steps are folds 1..k, so ``warmup_folds`` = 2 means
+    the first decision comes after two folds."""
+    p = settings.pruner
+    if p.type in ("median", "percentile"):
+        return optuna.pruners.PercentilePruner(
+            percentile=50.0 if p.type == "median" else p.percentile,
+            n_startup_trials=p.startup_trials,
+            n_warmup_steps=p.warmup_folds,
+        )
+    if p.type == "wilcoxon":
+        return optuna.pruners.WilcoxonPruner(
+            p_threshold=p.p_threshold, n_startup_steps=p.warmup_folds
+        )
     return optuna.pruners.NopPruner()
 
 
@@ -187,7 +195,7 @@ def register_study(
         "directions": s.directions,
         "sampler": s.sampler,
         "seed": s.seed,
-        "pruner": s.pruner,
+        "pruner": s.pruner.describe(),
         "n_trials_target": n_trials,
         "data_fingerprint": Jsonb(dict(fingerprints)),
         "code_version": __version__,

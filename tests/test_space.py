@@ -19,6 +19,7 @@ from optuna.distributions import (
 from sweep.config import validate_experiment
 from sweep.errors import ConfigError
 from sweep.space import SearchSpace, fixed_config_dict, load_space
+from sweep.study import make_pruner
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_YAML = ROOT / "experiments" / "btc-xgb-4h-momentum.yaml"
@@ -344,3 +345,57 @@ def test_train_ratio_cannot_be_tuned_with_walk_forward() -> None:
         parse_space(data, file="wf.yaml")
     data["training"] = {"train_ratio": {"float": [0.6, 0.8]}}
     assert parse_space(data, file="wf.yaml").is_study  # without folds it may be tuned
+
+
+WF = {"type": "walk_forward", "folds": 4}
+
+
+@pytest.mark.parametrize(
+    ("pruner", "kind", "settings"),
+    [
+        ("median", optuna.pruners.PercentilePruner, (50.0, 5, 2)),
+        ({"type": "percentile", "percentile": 25}, optuna.pruners.PercentilePruner, (25.0, 5, 2)),
+        (
+            {"type": "median", "warmup_folds": 1, "startup_trials": 8},
+            optuna.pruners.PercentilePruner,
+            (50.0, 8, 1),
+        ),
+        ({"type": "wilcoxon", "p_threshold": 0.05}, optuna.pruners.WilcoxonPruner, None),
+        ("none", optuna.pruners.NopPruner, None),
+    ],
+)
+def test_pruner_by_name_or_with_settings(
+    tmp_path: Path, pruner: Any, kind: type, settings: tuple[float, int, int] | None
+) -> None:
+    space = space_of(
+        tmp_path, target__horizon={"int": [1, 5]}, training__cv=WF, sweep={"pruner": pruner}
+    )
+    made = make_pruner(space.settings)
+    assert type(made) is kind
+    if settings is not None:
+        assert isinstance(made, optuna.pruners.PercentilePruner)
+        # Optuna keeps these privately; they are what decides which trial stops when
+        got = (made._percentile, made._n_startup_trials, made._n_warmup_steps)
+        assert got == settings
+    if isinstance(made, optuna.pruners.WilcoxonPruner):
+        assert made._p_threshold == 0.05
+    name = pruner if isinstance(pruner, str) else pruner["type"]
+    assert space.settings.pruner.describe().startswith(name)
+
+
+@pytest.mark.parametrize(
+    ("pruner", "key", "words"),
+    [
+        ("mediam", "sweep.pruner", "'median'"),
+        ({"type": "median", "warmup": 2}, "sweep.pruner.warmup", "did you mean 'warmup_folds'"),
+        ({"type": "percentile", "percentile": 100}, "sweep.pruner.percentile", "less than 100"),
+        ({"type": "median", "warmup_folds": 4}, "sweep.pruner.warmup_folds", "4 folds"),
+    ],
+)
+def test_bad_pruner_settings_name_the_key(
+    tmp_path: Path, pruner: Any, key: str, words: str
+) -> None:
+    data = with_values(target__horizon={"int": [1, 5]}, training__cv=WF, sweep={"pruner": pruner})
+    path, message = space_error(tmp_path, data)
+    assert message.startswith(f"{path}: {key}"), message
+    assert words in message
