@@ -284,6 +284,10 @@ def _role(p: psutil.Process, root: int) -> str:
     cmd = " ".join(p.cmdline())
     if "resource_tracker" in cmd:
         return "resource_tracker"
+    if "forkserver" in cmd:  # the fork server, or a worker forked from it (same command line)
+        parent = p.parent()
+        forked = parent is not None and "forkserver" in " ".join(parent.cmdline())
+        return "worker" if forked else "fork server"
     if "spawn_main" in cmd or "multiprocessing" in cmd:
         return "worker"
     return "other"

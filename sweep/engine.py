@@ -95,6 +95,7 @@ def run_study(
     if jobs < 1:
         raise ConfigError("must be >= 1", key="--jobs", value=jobs)
     nthread = max(1, cores // jobs)
+    ctx = _worker_context() if jobs > 1 else None  # its imports overlap the checks below
     fingerprints = data_fingerprints(space)
     url = database_url()
     conn = open_registry(url)
@@ -104,7 +105,18 @@ def run_study(
         done_at_start = trial_counts(conn, name).counted
         deadline = time.time() + timeout if timeout else None
         plans = [
-            WorkerPlan(url, space.file, space.raw, name, n_trials, nthread, i, deadline)
+            WorkerPlan(
+                url,
+                space.file,
+                space.raw,
+                name,
+                n_trials,
+                nthread,
+                i,
+                deadline,
+                cwd=os.getcwd(),
+                env=dict(os.environ),
+            )
             for i in range(jobs)
         ]
         watcher = _Watcher(url, name, n_trials, space.settings, done_at_start, on_progress)
@@ -114,7 +126,8 @@ def run_study(
             if jobs == 1:
                 Worker(plans[0], space).run()
             else:
-                _run_processes(plans)
+                assert ctx is not None
+                _run_processes(ctx, plans)
             # --timeout can end a run before the budget is met: then it is resumable, not done
             met = trial_counts(conn, name).counted >= n_trials
             status = "completed" if met else "interrupted"
@@ -146,8 +159,23 @@ def run_study(
         conn.close()
 
 
-def _run_processes(plans: list[WorkerPlan]) -> None:
-    ctx = mp.get_context("spawn")  # fresh interpreters: no inherited connections or OpenMP state
+def _worker_context() -> Any:
+    """How worker processes start: forked from a fork server that imported ``sweep.worker`` once
+    (its start returns at once, so those imports overlap the parent's data checks), so a worker
+    is running within milliseconds instead of importing Optuna, XGBoost and pandas itself. The
+    server holds no connection, thread or OpenMP state to inherit: it has run no query and no
+    parallel region. Fresh interpreters (spawn) where there is no fork server."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["sweep.worker"])
+    forkserver.ensure_running()
+    return ctx
+
+
+def _run_processes(ctx: Any, plans: list[WorkerPlan]) -> None:
     procs = [
         ctx.Process(target=worker_main, args=(p,), name=f"sweep-worker-{p.worker}") for p in plans
     ]

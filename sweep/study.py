@@ -52,10 +52,16 @@ def trial_experiment_id(study_name: str, number: int) -> str:
     return f"{study_name}-t{number + 1:04d}"
 
 
-def create_storage(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage on the registry database, with heartbeats and stale-trial retry."""
+def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage on the registry database, with heartbeats and stale-trial retry.
+
+    ``prepared``: the caller knows that Optuna's tables exist and were checked in this run (a
+    worker started by ``sweep run``, whose parent built the storage first), so the creation and
+    the schema check, several round trips per worker, are skipped."""
     interval = int(os.environ.get(ENV_HEARTBEAT, "5"))
     grace = int(os.environ.get(ENV_GRACE, str(max(4 * interval, 20))))
+    if prepared:
+        return _rdb_storage(url, interval, grace, prepared=True)
     # Optuna creates its tables on first use without a lock, so processes that start together on
     # a new database race on CREATE TABLE; build the storage under an advisory lock.
     with connect(url, autocommit=True) as lock_conn:
@@ -66,9 +72,13 @@ def create_storage(url: str) -> optuna.storages.RDBStorage:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_OPTUNA_SCHEMA_LOCK,))
 
 
-def _rdb_storage(url: str, interval: int, grace: int) -> optuna.storages.RDBStorage:
+def _rdb_storage(
+    url: str, interval: int, grace: int, *, prepared: bool = False
+) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(
         sqlalchemy_url(url),
+        skip_compatibility_check=prepared,
+        skip_table_creation=prepared,
         engine_kwargs={"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2},
         heartbeat_interval=interval,
         grace_period=grace,

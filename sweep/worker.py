@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -69,6 +70,11 @@ class WorkerPlan:
     nthread: int
     worker: int
     deadline: float | None = None  # time.time() after which no trial is claimed
+    # The parent's working directory and environment when the study started: a worker forked
+    # from a fork server started earlier (or by an earlier study in the same process) would
+    # otherwise see the server's (SWEEP_HOME, data paths relative to the working directory).
+    cwd: str | None = None
+    env: dict[str, str] | None = None
 
 
 @dataclass
@@ -104,7 +110,7 @@ class Worker:
         self.plan = plan
         self.space = space or parse_space(plan.space_raw, file=plan.space_file)
         s = self.space.settings
-        self.storage = create_storage(plan.url)
+        self.storage = create_storage(plan.url, prepared=True)  # by run_study, before workers
         self.study = open_study(self.storage, self.space, plan.study_name, plan.worker)
         self.study_id = self.study._study_id
         self.mirror = Mirror(
@@ -414,6 +420,11 @@ class Worker:
 
 def worker_main(plan: WorkerPlan) -> WorkerReport:
     """Entry point of a worker process."""
+    if plan.cwd is not None:
+        os.chdir(plan.cwd)
+    if plan.env is not None:
+        os.environ.clear()
+        os.environ.update(plan.env)
     _interrupt_once()
     quiet_optuna()
     try:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -92,12 +94,16 @@ def assert_consistent(url: str, study: str, n: int) -> list[Any]:
 
 
 def worker_pids(parent: int) -> list[int]:
-    """The spawned worker processes of a ``sweep run`` (not multiprocessing's resource tracker)."""
+    """The worker processes of a ``sweep run``: spawned by it, or forked by its fork server (not
+    multiprocessing's resource tracker, nor the fork server itself)."""
     out = []
     for child in psutil.Process(parent).children():
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            cmd = " ".join(child.cmdline())
+            if "spawn_main" in cmd:
                 out.append(child.pid)
+            elif "forkserver" in cmd:
+                out += [g.pid for g in child.children()]
         except psutil.NoSuchProcess:
             pass
     return out
@@ -471,3 +477,29 @@ def test_resumed_and_parallel_random_search_never_replays_a_configuration(
     trials = assert_consistent(study_dir.url, name, 8)
     draws = [tuple(sorted(t.params.items())) for t in trials]
     assert len(set(draws)) == len(draws) == 8
+
+
+def test_workers_of_in_process_studies_follow_the_callers_directory_and_environment(
+    tmp_path: Path, fresh_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers are forked from a fork server that outlives one study (a notebook, a script running
+    several): each study's workers must still see its caller's working directory (relative data
+    paths) and environment (SWEEP_HOME), not the ones the server started with."""
+    from sweep.engine import run_study
+    from sweep.space import parse_space
+
+    monkeypatch.setenv("SWEEP_DATABASE_URL", fresh_db)
+    homes = []
+    for k in (1, 2):
+        where = StudyDir(tmp_path / f"user{k}", fresh_db)
+        monkeypatch.chdir(where.path)
+        monkeypatch.setenv("SWEEP_HOME", str(where.path / ".sweep"))
+        data = tiny_space(f"inproc{k}")
+        data["data"]["dir"] = "data"  # relative: resolved in the caller's directory
+        summary = run_study(parse_space(data, file=f"inproc{k}.yaml"), n_trials=2, jobs=2)
+        assert summary.by_status == {"ok": 2}, summary
+        homes.append(where.path / ".sweep")
+        shutil.rmtree(where.path / "data")  # a worker left in this directory finds no data
+    for k, home in enumerate(homes, start=1):
+        paths = [r["model_path"] for r in results(fresh_db, f"inproc{k}") if r["model_path"]]
+        assert paths and all(Path(p).is_relative_to(home) for p in paths), (home, paths)
