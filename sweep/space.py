@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import optuna
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sweep.config import (
     ExperimentConfig,
@@ -92,40 +101,68 @@ class Param:
 
 
 class PrunerSettings(BaseModel):
-    """``sweep.pruner``: a name (``median``) or a mapping with the settings below. Steps are
-    walk-forward folds; each fold reports the running mean of the objective over the folds so far
-    (Wilcoxon: each fold's own score, compared fold by fold with the best trial's)."""
+    """``sweep.pruner``: a name (``median``) or a mapping with ``type`` and the settings that
+    apply to it. Steps are walk-forward folds; each fold reports the running mean of the objective
+    over the folds so far (Wilcoxon: each fold's own score, compared fold by fold with the best
+    trial's). No trial is judged after its last fold: stopping it then would save nothing and
+    discard a finished result."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["none", "median", "percentile", "wilcoxon"] = "none"
+    type: Literal["none", "median", "percentile", "wilcoxon"]
     # percentile: keep trials in the top `percentile` % at a fold (Optuna's PercentilePruner);
     # median is percentile 50
-    percentile: float = Field(default=50.0, gt=0, lt=100)
-    warmup_folds: int = Field(default=2, ge=1)  # folds every trial runs before any decision
-    startup_trials: int = Field(default=5, ge=0)  # completed trials before any pruning
-    p_threshold: float = Field(default=0.1, gt=0, lt=1)  # wilcoxon: prune below this p-value
+    percentile: StrictFloat = Field(default=50.0, gt=0, lt=100)
+    # folds every trial runs before any decision; unset: 2, or 1 when there are only 2 folds
+    warmup_folds: StrictInt | None = Field(default=None, ge=1)
+    startup_trials: StrictInt = Field(default=5, ge=0)  # completed trials before any pruning
+    p_threshold: StrictFloat = Field(default=0.1, gt=0, lt=1)  # wilcoxon: prune below this
 
     @model_validator(mode="before")
     @classmethod
     def _from_name(cls, v: Any) -> Any:
-        return {"type": v} if isinstance(v, str) else v
+        if isinstance(v, str):
+            return {"type": v}
+        if not isinstance(v, dict):
+            raise ValueError(
+                "must be a name (none, median, percentile, wilcoxon) or a mapping with a type"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _settings_of_this_type(self) -> PrunerSettings:
+        applies = {
+            "none": set(),
+            "median": {"warmup_folds", "startup_trials"},
+            "percentile": {"percentile", "warmup_folds", "startup_trials"},
+            "wilcoxon": {"warmup_folds", "p_threshold"},
+        }[self.type]
+        stray = sorted(self.model_fields_set - applies - {"type"})
+        if stray:
+            raise ValueError(
+                f"{', '.join(stray)} does not apply to pruner type {self.type}"
+                + (f" (it takes: {', '.join(sorted(applies))})" if applies else "")
+            )
+        return self
 
     @property
     def on(self) -> bool:
         return self.type != "none"
+
+    @property
+    def warmup(self) -> int:
+        return self.warmup_folds if self.warmup_folds is not None else 2
 
     def describe(self) -> str:
         """A short text for the study table and summaries."""
         if self.type == "none":
             return "none"
         if self.type == "wilcoxon":
-            return f"wilcoxon (p < {self.p_threshold:g}, after {self.warmup_folds} folds)"
-        keep = "" if self.type == "median" else f" top {self.percentile:g}%,"
+            return f"wilcoxon (p < {self.p_threshold:g}, after {self.warmup} folds)"
+        keep = "" if self.type == "median" else f"top {self.percentile:g}%, "
         return (
-            f"{self.type} ({keep} after {self.warmup_folds} folds, "
-            f"{self.startup_trials} startup trials)"
-        ).replace("( ", "(")
+            f"{self.type} ({keep}after {self.warmup} folds, {self.startup_trials} startup trials)"
+        )
 
 
 class SweepSettings(BaseModel):
@@ -137,7 +174,7 @@ class SweepSettings(BaseModel):
     direction: Literal["maximize", "minimize"] | list[Literal["maximize", "minimize"]] = "maximize"
     sampler: Literal["tpe", "random", "cmaes", "qmc", "nsgaii", "gp"] = "tpe"
     seed: int | None = 42
-    pruner: PrunerSettings = PrunerSettings()
+    pruner: PrunerSettings = PrunerSettings(type="none")
     trials: int = Field(default=100, ge=1, le=1_000_000)
 
     @field_validator("objective")
@@ -234,6 +271,34 @@ def load_space(path: str | Path) -> SearchSpace:
     return parse_space(data, file=str(p), lines=lines)
 
 
+def _fit_pruner_to_folds(
+    settings: SweepSettings, cv: Any, file: str, lines: Mapping[str, int]
+) -> SweepSettings:
+    """The pruner decides after ``warmup_folds`` folds and never after the last one, so a fold
+    must be left to decide at. Unset, ``warmup_folds`` is 2, or 1 with only 2 folds."""
+    p = settings.pruner
+    folds = cv.get("folds", 5) if isinstance(cv, dict) else None
+    if not isinstance(folds, int):
+        return settings  # training.cv's own validation names the problem
+    if p.warmup_folds is None:
+        p = p.model_copy(update={"warmup_folds": max(1, min(2, folds - 1))})
+    # Optuna's Wilcoxon test needs at least two paired folds before it can decide
+    first = max(2, p.warmup) if p.type == "wilcoxon" else p.warmup
+    if first >= folds:
+        explicit = settings.pruner.warmup_folds is not None
+        raise ConfigError(
+            f"leaves no fold to decide at: training.cv has {folds} folds, and the pruner first "
+            f"decides after fold {first}, with no trial judged after its last fold",
+            file=file,
+            key=with_line("sweep.pruner" + (".warmup_folds" if explicit else ""), lines),
+            value=p.warmup if explicit else p.type,
+            hint="use more folds, a smaller warmup_folds, or pruner: none"
+            if p.type != "wilcoxon"
+            else "wilcoxon needs at least 3 folds; use more folds, or pruner: median",
+        )
+    return settings.model_copy(update={"pruner": p})
+
+
 def parse_space(
     data: Mapping[str, Any], *, file: str = "<config>", lines: Mapping[str, int] | None = None
 ) -> SearchSpace:
@@ -286,15 +351,7 @@ def parse_space(
                 value=pruner,
                 hint="set pruner: none for a multi-objective study",
             )
-        folds = cv.get("folds", 5) if isinstance(cv, dict) else None
-        if isinstance(folds, int) and settings.pruner.warmup_folds >= folds:
-            raise ConfigError(
-                f"leaves no fold to decide at: training.cv has {folds} folds",
-                file=file,
-                key=with_line("sweep.pruner.warmup_folds", lines),
-                value=settings.pruner.warmup_folds,
-                hint=f"use at most {folds - 1}",
-            )
+        settings = _fit_pruner_to_folds(settings, cv, file, lines)
     params: list[Param] = []
     _find_ranges(template, "", params, file, lines)
     training = template.get("training")

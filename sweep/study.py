@@ -141,12 +141,10 @@ def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
         return optuna.pruners.PercentilePruner(
             percentile=50.0 if p.type == "median" else p.percentile,
             n_startup_trials=p.startup_trials,
-            n_warmup_steps=p.warmup_folds,
+            n_warmup_steps=p.warmup,
         )
     if p.type == "wilcoxon":
-        return optuna.pruners.WilcoxonPruner(
-            p_threshold=p.p_threshold, n_startup_steps=p.warmup_folds
-        )
+        return optuna.pruners.WilcoxonPruner(p_threshold=p.p_threshold, n_startup_steps=p.warmup)
     return optuna.pruners.NopPruner()
 
 

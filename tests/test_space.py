@@ -390,6 +390,12 @@ def test_pruner_by_name_or_with_settings(
         ({"type": "median", "warmup": 2}, "sweep.pruner.warmup", "did you mean 'warmup_folds'"),
         ({"type": "percentile", "percentile": 100}, "sweep.pruner.percentile", "less than 100"),
         ({"type": "median", "warmup_folds": 4}, "sweep.pruner.warmup_folds", "4 folds"),
+        ({"percentile": 25}, "sweep.pruner.type", "required"),
+        ({"type": "median", "percentile": 30}, "sweep.pruner", "does not apply to pruner type"),
+        ({"type": "wilcoxon", "startup_trials": 9}, "sweep.pruner", "it takes: p_threshold"),
+        ({"type": "median", "warmup_folds": "2"}, "sweep.pruner.warmup_folds", "integer"),
+        ({"type": "median", "warmup_folds": True}, "sweep.pruner.warmup_folds", "integer"),
+        (None, "sweep.pruner", "a name (none, median, percentile, wilcoxon) or a mapping"),
     ],
 )
 def test_bad_pruner_settings_name_the_key(
@@ -399,3 +405,18 @@ def test_bad_pruner_settings_name_the_key(
     path, message = space_error(tmp_path, data)
     assert message.startswith(f"{path}: {key}"), message
     assert words in message
+
+
+def test_with_two_folds_the_default_warmup_is_one_and_wilcoxon_is_refused(tmp_path: Path) -> None:
+    two = {"type": "walk_forward", "folds": 2}
+    space = space_of(
+        tmp_path, target__horizon={"int": [1, 5]}, training__cv=two, sweep={"pruner": "median"}
+    )
+    assert space.settings.pruner.warmup == 1  # decide after the first of two folds
+    data = with_values(
+        target__horizon={"int": [1, 5]}, training__cv=two, sweep={"pruner": "wilcoxon"}
+    )
+    path, message = space_error(tmp_path, data)
+    assert message.startswith(f"{path}: sweep.pruner")
+    assert "sweep.pruner.warmup_folds" not in message  # a key the user did not write
+    assert "wilcoxon needs at least 3 folds" in message
