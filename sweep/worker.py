@@ -212,7 +212,8 @@ class Worker:
         ds = None
         try:
             ds = load_dataset(cfg)
-            on_fold = self._fold_callback(c) if self.prune else None
+            folds = cfg.training.cv.folds if cfg.training.cv is not None else 0
+            on_fold = self._fold_callback(c, folds) if self.prune else None
             return _Outcome(
                 cfg, compute(cfg, nthread=self.plan.nthread, dataset=ds, on_fold=on_fold)
             )
@@ -234,7 +235,9 @@ class Worker:
         wall, cpu = _since(t0)
         return _Outcome(cfg, Computed(cfg, fp, None, error, wall, "failed", cpu))
 
-    def _fold_callback(self, c: _Claimed) -> Callable[[int, dict[str, float | int | None]], None]:
+    def _fold_callback(
+        self, c: _Claimed, folds: int
+    ) -> Callable[[int, dict[str, float | int | None]], None]:
         objective = self.space.settings.objectives[0]
         paired = self.space.settings.pruner.type == "wilcoxon"
         seen: list[float] = []
@@ -250,6 +253,8 @@ class Worker:
             if c.local is None:
                 return  # a re-queued trial has no mirror trial to judge
             c.local.report(float(value), step=k)
+            if k >= folds:
+                return  # after the last fold, stopping saves nothing and loses the result
             if c.local.should_prune():
                 raise optuna.TrialPruned(
                     f"pruned after fold {k}: mean {objective} {value:.3f} over {k} folds"

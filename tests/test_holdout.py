@@ -82,6 +82,7 @@ def test_pruned_trials_are_recorded_as_pruned_and_counted(wf_study: str, clean_d
         status, error = by_number[t.number]
         assert status == "pruned" and "pruned after fold" in str(error)
         assert t.intermediate_values  # it reported folds before being stopped
+        assert max(t.intermediate_values) < 3  # never after its last fold: nothing to save
     for t in study.trials:
         if t.state.name == "COMPLETE":
             assert sorted(t.intermediate_values) == [1, 2, 3]
