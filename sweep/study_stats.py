@@ -98,7 +98,9 @@ def compute_study_stats(
     var = trial_sharpe_variance(srs) if len(srs) >= 2 else None
     dsr = emax = None
     flat = _flat(series[chosen].values)
-    if best.n_obs > 1 and not flat:
+    # With N > 1 trials but fewer than two that traded there is no spread to deflate by, and
+    # a zero spread would leave the choice undeflated: no DSR rather than a flattering one.
+    if best.n_obs > 1 and not flat and (var is not None or n == 1):
         v = var if var is not None else 0.0
         emax = expected_max_sharpe(n, v)
         try:

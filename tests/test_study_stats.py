@@ -72,6 +72,12 @@ def test_flat_trials_count_in_n_not_in_the_spread_and_a_flat_choice_has_no_dsr()
     assert got.dsr < flattered
     flat = compute_study_stats(series, "flat0")
     assert flat is not None and flat.dsr is None and flat.best_sharpe == 0.0
+    # one trial traded among many: no spread to deflate by, so no DSR (not an undeflated one)
+    lone = {k: v for k, v in series.items() if k.startswith("flat")} | {chosen: series[chosen]}
+    alone = compute_study_stats(lone, chosen)
+    assert alone is not None and alone.n_trials == 6 and alone.dsr is None
+    single = compute_study_stats({chosen: series[chosen]}, chosen)
+    assert single is not None and single.n_trials == 1 and single.dsr is not None
 
 
 def test_unknown_choice_gives_none_and_study_gate_words_failures() -> None:
