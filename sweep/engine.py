@@ -7,6 +7,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -160,18 +161,24 @@ def run_study(
 
 
 def _worker_context() -> Any:
-    """How worker processes start: forked from a fork server that imported ``sweep.worker`` once
-    (its start returns at once, so those imports overlap the parent's data checks), so a worker
-    is running within milliseconds instead of importing Optuna, XGBoost and pandas itself. The
-    server holds no connection, thread or OpenMP state to inherit: it has run no query and no
-    parallel region. Fresh interpreters (spawn) where there is no fork server."""
-    if "forkserver" not in mp.get_all_start_methods():
+    """How worker processes start. On Linux, forked from a fork server that imported
+    ``sweep.worker`` once (its start returns at once, so those imports overlap the parent's data
+    checks): a worker runs within milliseconds instead of importing Optuna, XGBoost and pandas
+    itself. The server has run no query and no parallel region; the only threads it holds are
+    library pools with fork handlers (OpenBLAS). Elsewhere, fresh interpreters (spawn)."""
+    if not sys.platform.startswith("linux"):
         return mp.get_context("spawn")
     from multiprocessing import forkserver
 
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["sweep.worker"])
-    forkserver.ensure_running()
+    # The server is in the terminal's process group and imports before it ignores SIGINT: a
+    # Ctrl-C during the checks must stop this process, not kill the server with a traceback.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return ctx
 
 
@@ -179,9 +186,9 @@ def _run_processes(ctx: Any, plans: list[WorkerPlan]) -> None:
     procs = [
         ctx.Process(target=worker_main, args=(p,), name=f"sweep-worker-{p.worker}") for p in plans
     ]
-    for p in procs:
-        p.start()
     try:
+        for p in procs:
+            p.start()  # the first waits for the fork server's imports
         for p in procs:
             p.join()
     except KeyboardInterrupt:
@@ -189,6 +196,8 @@ def _run_processes(ctx: Any, plans: list[WorkerPlan]) -> None:
             if p.is_alive() and p.pid is not None:
                 os.kill(p.pid, signal.SIGINT)
         for p in procs:
+            if p.pid is None:
+                continue  # interrupted before it started
             p.join(timeout=120)
             if p.is_alive():
                 p.terminate()
