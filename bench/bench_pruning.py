@@ -1,25 +1,58 @@
-"""Pruning on a 5-fold walk-forward study: trial-seconds to reach the unpruned study's best.
+"""Pruning on a 5-fold walk-forward study: CPU-seconds to reach the unpruned study's best.
 
-Runs the same space (BTC/USDT 4h, walk-forward 5 folds, TPE with a fixed seed) twice in this
-process on one embedded PostgreSQL: once with ``pruner: none`` (the baseline, measured in the same
-run) and once with ``pruner: median``, which may use up to twice the trials. Each trial's cost is
-its ``duration_s`` in the registry (pipeline wall time, XGBoost on both cores, the same for both
-studies); the script prints, for each study, the seconds spent until its running best first
-reached the unpruned study's final best value, and the ratio, plus each process's CPU-seconds.
-Not a test: it prints, it does not fail.
+Each study is a ``sweep run --jobs 1`` subprocess (so trials run in trial order), one after
+another in an order that rotates with the seed, on one embedded PostgreSQL (or
+``SWEEP_DATABASE_URL``), on BTC/USDT 4h with a 5-fold expanding walk-forward. Each trial's cost is
+its ``cpu_s`` in the registry: the worker's CPU time for that trial, on one thread
+(``OMP_NUM_THREADS=1``: a second XGBoost thread spins while it waits, more so when the other core
+is busy, which makes CPU-seconds vary from one study to the next). The baseline, ``pruner:
+none``, is measured in the same run.
 
-    python bench/bench_pruning.py [--trials 60]
+1. **Paired** (the pruner alone), for several seeds: the random sampler, seeded per trial
+   number, gives trial k the same values in every study, so the unpruned study and the studies
+   pruned by the median, Wilcoxon and top-25% percentile pruners run the very same
+   configurations (checked). A pruned study reaches
+   the unpruned best at the same trial, unless the pruner killed that trial; what it saves is
+   the folds it did not run.
+2. **TPE** (the pruner and the sampler together), for several seeds: a pruned study's history
+   differs, so TPE proposes other trials; the pruned study may run up to twice the trials to
+   reach the unpruned study's best value. Reaching an exact best of a noisy search depends on
+   luck, hence several seeds. Both studies share their first trials (TPE's random start-up,
+   seeded per trial number): when the best comes from those, the ratio is 1 by construction.
+
+For each study it prints CPU-seconds to reach the target and the ratio to the unpruned study's;
+"clearly fewer" means a ratio at most 0.8. Not a test: it prints, it does not fail.
+
+    python bench/bench_pruning.py [--trials 60] [--seeds 3] [--no-tpe]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CLEARLY_FEWER = 0.8  # a ratio of CPU-seconds at most this counts as clearly fewer
+
+# label -> `sweep.pruner` as written in the space file
+PRUNERS = {
+    "none": "none",
+    "median": "median",
+    "wilcoxon": "wilcoxon",
+    "top25%": "{type: percentile, percentile: 25}",
+}
 
 SPACE = """\
 experiment_id: {name}
@@ -40,89 +73,240 @@ model:
   learning_rate: {{float: [0.01, 0.3], log: true}}
 backtest: {{entry_threshold: {{float: [0.5, 0.7]}}}}
 data: {{dir: {data}}}
-sweep: {{objective: sharpe, direction: maximize, sampler: tpe, seed: 7, pruner: {pruner}}}
+sweep:
+  {{objective: sharpe, direction: maximize, sampler: {sampler}, seed: {seed}, pruner: {pruner}}}
 """
 
 
-def trial_costs(url: str, study: str) -> list[tuple[int, float, float | None]]:
-    """(trial number, seconds, objective or None) in trial order."""
+@dataclass
+class Trial:
+    number: int
+    cpu_s: float
+    value: float | None  # None: pruned or failed
+    status: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Study:
+    pruner: str
+    trials: list[Trial]
+    wall: float
+
+    @property
+    def cpu(self) -> float:
+        return sum(t.cpu_s for t in self.trials)
+
+    @property
+    def best(self) -> float | None:
+        return max((t.value for t in self.trials if t.value is not None), default=None)
+
+    @property
+    def n_pruned(self) -> int:
+        return sum(t.status == "pruned" for t in self.trials)
+
+    def cpu_to_reach(self, target: float) -> tuple[float, int] | None:
+        """CPU-seconds spent, in trial order, until a trial's value reached ``target``; and
+        that trial's number."""
+        spent = 0.0
+        for t in self.trials:
+            spent += t.cpu_s
+            if t.value is not None and t.value >= target - 1e-12:
+                return spent, t.number
+        return None
+
+
+def read_trials(url: str, study: str) -> list[Trial]:
     with psycopg.connect(url) as c:
         rows = c.execute(
-            "SELECT e.trial_number, r.duration_s, (r.metrics ->> 'sharpe')::float "
+            "SELECT e.trial_number, r.cpu_s, (r.metrics ->> 'sharpe')::float, r.status, e.config "
             "FROM experiments e JOIN model_results r USING (experiment_id) "
             "WHERE e.study_name = %s AND NOT r.holdout ORDER BY e.trial_number",
             (study,),
         ).fetchall()
-    return [(int(n), float(d or 0.0), v) for n, d, v in rows]
+    out = []
+    for n, cpu, v, status, cfg in rows:
+        params = {k: v for k, v in dict(cfg).items() if k != "experiment_id"}
+        out.append(Trial(int(n), float(cpu or 0.0), v, str(status), params))
+    return out
 
 
-def seconds_to_reach(costs: list[tuple[int, float, float | None]], target: float) -> float | None:
-    spent = 0.0
-    for _, seconds, value in costs:
-        spent += seconds
-        if value is not None and value >= target - 1e-12:
-            return spent
-    return None
+def run(work: Path, url: str, sampler: str, seed: int, pruner: str, n: int) -> Study:
+    """``sweep run`` as a user runs it, in a fresh process: studies run one after another in a
+    long-lived process would pay for the previous ones' garbage (slower later studies)."""
+    tag = pruner.replace("%", "pct")
+    name = f"bench-prune-{sampler}{seed}-{tag}-{int(time.time() * 1000) % 10**9}"
+    path = work / f"{name}.yaml"
+    path.write_text(
+        SPACE.format(
+            name=name, data=ROOT / "data", sampler=sampler, seed=seed, pruner=PRUNERS[pruner]
+        )
+    )
+    env = {
+        **os.environ,
+        # One thread: CPU-seconds then count work. XGBoost's second OpenMP thread spins while it
+        # waits, and more so whenever the other core is busy, which made the same trials cost up
+        # to 1.4x more CPU from one study to the next.
+        "OMP_NUM_THREADS": "1",
+        "SWEEP_DATABASE_URL": url,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    cmd = [sys.executable, "-m", "sweep.cli", "run", str(path), "--trials", str(n)]
+    cmd += ["--jobs", "1", "--study", name, "--no-progress"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise RuntimeError(f"{' '.join(cmd)} exited with {done.returncode}")
+    return Study(pruner, read_trials(url, name), time.perf_counter() - t0)
+
+
+def reach_row(s: Study, target: float, base: float | None) -> str:
+    got = s.cpu_to_reach(target)
+    if got is None:
+        reach, ratio = "not reached", "-"
+    else:
+        reach = f"{got[0]:.1f} (t{got[1] + 1:04d})"
+        ratio = f"{got[0] / base:.2f}" if base else "-"
+    best = "-" if s.best is None else f"{s.best:.4f}"
+    return (
+        f"{s.pruner:<9} {len(s.trials):>6} {s.n_pruned:>6} {s.cpu:>8.1f} {s.wall:>7.1f} "
+        f"{best:>8} {reach:>20} {ratio:>6}"
+    )
+
+
+HEAD = (
+    f"{'pruner':<9} {'trials':>6} {'pruned':>6} {'cpu s':>8} {'wall s':>7} {'best':>8} "
+    f"{'cpu s to target':>20} {'ratio':>6}"
+)
+
+
+def paired(work: Path, url: str, n: int, seed: int) -> dict[str, float | None]:
+    """Ratios of CPU-seconds to reach the unpruned best, per pruner (None: not reached)."""
+    print(f"== paired: random sampler seed {seed}, {n} trials each, identical configurations ==")
+    # the order rotates with the seed, so drift on a shared machine favours no pruner
+    order = list(PRUNERS)
+    k = seed % len(order)
+    ran = {p: run(work, url, "random", seed, p, n) for p in order[k:] + order[:k]}
+    studies = [ran[p] for p in order]
+    base = studies[0]
+    same = all([t.params for t in s.trials] == [t.params for t in base.trials] for s in studies[1:])
+    print(f"the {len(studies)} studies ran identical configurations: {'yes' if same else 'NO'}")
+    target = base.best
+    if target is None or not same:
+        print("no comparison: the unpruned study has no completed trial, or configurations differ")
+        return {}
+    base_reach = base.cpu_to_reach(target)
+    assert base_reach is not None
+    print(f"target: the unpruned study's best sharpe {target:.4f}")
+    print(HEAD)
+    for s in studies:
+        print(reach_row(s, target, base_reach[0]))
+    for s in studies[1:]:
+        # the same configurations run to the end in both studies: what a trial costs more or
+        # less in a pruned study apart from pruning (reports and the pruner's decision take
+        # about 1 ms a fold in a profile; the rest is the machine's noise)
+        both = [
+            (a.cpu_s, b.cpu_s)
+            for a, b in zip(base.trials, s.trials, strict=True)
+            if a.status == "ok" and b.status == "ok" and a.cpu_s > 0
+        ]
+        if both:
+            per = statistics.median(b / a for a, b in both)
+            print(f"{s.pruner}: trials run in full cost {per:.2f}x (median over {len(both)})")
+        winner = next(t for t in s.trials if t.number == base_reach[1])
+        if winner.status == "pruned":
+            print(f"{s.pruner}: pruned the unpruned study's winner (t{winner.number + 1:04d})")
+        print(f"{s.pruner}: total CPU-seconds {s.cpu / base.cpu:.2f}x the unpruned study's")
+    print()
+    out: dict[str, float | None] = {}
+    for s in studies[1:]:
+        got = s.cpu_to_reach(target)
+        out[s.pruner] = got[0] / base_reach[0] if got else None
+    return out
+
+
+TPE_PRUNERS = ("median", "top25%")
+
+
+def tpe(work: Path, url: str, n: int, seeds: int) -> dict[str, list[float | None]]:
+    print()
+    print(
+        f"== 2. TPE: {seeds} seeds; unpruned {n} trials, pruned ({', '.join(TPE_PRUNERS)}) up "
+        f"to {2 * n} trials =="
+    )
+    print(f"{'seed':<5} " + HEAD)
+    ratios: dict[str, list[float | None]] = {p: [] for p in TPE_PRUNERS}
+    for seed in range(1, seeds + 1):
+        order = ["none", *TPE_PRUNERS]
+        k = seed % len(order)  # rotate the order, as above
+        ran = {
+            p: run(work, url, "tpe", seed, p, n if p == "none" else 2 * n)
+            for p in order[k:] + order[:k]
+        }
+        base = ran["none"]
+        target = base.best
+        if target is None:
+            print(f"{seed:<5} the unpruned study has no completed trial")
+            for p in TPE_PRUNERS:
+                ratios[p].append(None)
+            continue
+        base_reach = base.cpu_to_reach(target)
+        assert base_reach is not None
+        for p in order:
+            print(f"{seed:<5} " + reach_row(ran[p], target, base_reach[0]))
+        for p in TPE_PRUNERS:
+            got = ran[p].cpu_to_reach(target)
+            ratios[p].append(got[0] / base_reach[0] if got else None)
+    return ratios
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=60)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of each comparison")
+    ap.add_argument("--no-tpe", dest="tpe", action="store_false", help="paired comparison only")
     args = ap.parse_args()
-    root = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="sweep-bench-prune-"))
     os.environ["SWEEP_HOME"] = str(work / ".sweep")
+    server = None
     if not os.environ.get("SWEEP_DATABASE_URL"):
         from sweep.db import EmbeddedServer
 
-        os.environ["SWEEP_DATABASE_URL"] = EmbeddedServer(work / "pgdata").ensure_running()
+        server = EmbeddedServer(work / "pgdata")
+        os.environ["SWEEP_DATABASE_URL"] = server.ensure_running()
     url = os.environ["SWEEP_DATABASE_URL"]
 
-    from sweep.engine import run_study
-    from sweep.space import load_space
-    from sweep.study import quiet_optuna
-
-    quiet_optuna()
-    results = {}
-    stamp = int(time.time())
-    for pruner in ("none", "median"):
-        name = f"bench-prune-{pruner}-{stamp}"
-        path = work / f"{name}.yaml"
-        path.write_text(SPACE.format(name=name, data=root / "data", pruner=pruner))
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        # The pruned study may use twice the trials: the question is how many CPU-seconds it
-        # needs to reach the unpruned study's best, not what it finds in the same trial count.
-        n = args.trials if pruner == "none" else 2 * args.trials
-        run_study(load_space(path), n_trials=n, jobs=1)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        results[pruner] = (name, cpu, wall, trial_costs(url, name))
-
-    base_costs = results["none"][3]
-    target = max(v for _, _, v in base_costs if v is not None)
     print(
-        f"pruning benchmark: {args.trials} trials unpruned, up to {2 * args.trials} pruned, "
-        "BTC/USDT 4h, walk-forward 5 folds, TPE seed 7, jobs 1 (timings are noisy on a shared "
-        "2-core machine)"
+        "pruning benchmark: BTC/USDT 4h, walk-forward 5 folds (expanding), jobs 1, one thread "
+        "(OMP_NUM_THREADS=1); cost = each trial's cpu_s in the registry (the worker's CPU time); "
+        "timings are noisy on a shared 2-core machine"
     )
-    print(f"unpruned best sharpe (the target): {target:.4f}")
-    print(f"{'study':<8} {'cpu s':>8} {'wall s':>8} {'pruned':>7} {'best':>8} {'s to target':>12}")
-    reach = {}
-    for pruner, (_name, cpu, wall, costs) in results.items():
-        best = max((v for _, _, v in costs if v is not None), default=float("nan"))
-        n_pruned = sum(1 for _, _, v in costs if v is None)
-        reach[pruner] = seconds_to_reach(costs, target)
-        shown = "not reached" if reach[pruner] is None else f"{reach[pruner]:.1f}"
-        print(f"{pruner:<8} {cpu:>8.1f} {wall:>8.1f} {n_pruned:>7} {best:>8.4f} {shown:>12}")
-    total_ratio = results["median"][1] / results["none"][1]
-    print(f"ratio of total CPU-seconds, median (up to 2x trials) / none: {total_ratio:.2f}")
-    if reach["median"] is not None and reach["none"]:
-        ratio = reach["median"] / reach["none"]
-        print(
-            f"ratio of trial-seconds to reach the unpruned best, median / none: {ratio:.2f} "
-            f"({'clearly fewer' if ratio < 0.8 else 'not clearly fewer'})"
-        )
-    else:
-        print("the pruned study did not reach the unpruned best within twice the trial budget")
+    try:
+        r_paired = [paired(work, url, args.trials, seed) for seed in range(7, 7 + args.seeds)]
+        r_tpe = tpe(work, url, args.trials, args.seeds) if args.tpe else {}
+    finally:
+        if server is not None:
+            server.stop()
+
+    print()
+    print("== summary: CPU-seconds to reach the unpruned study's best, pruned / none ==")
+    for label in list(PRUNERS)[1:]:
+        ratios = [r.get(label) for r in r_paired if r]
+        summarize(f"paired, {label} (random sampler, identical configurations)", ratios)
+    for label, ratios in r_tpe.items():
+        summarize(f"TPE, {label} (the pruned study may run up to twice the trials)", ratios)
+
+
+def summarize(label: str, ratios: list[float | None]) -> None:
+    reached = [r for r in ratios if r is not None]
+    shown = ", ".join("not reached" if r is None else f"{r:.2f}" for r in ratios)
+    line = f"{label}: per seed {shown}; reached in {len(reached)} of {len(ratios)}"
+    if reached:
+        mid = statistics.median(reached)
+        verdict = "clearly fewer" if mid <= CLEARLY_FEWER else "not clearly fewer"
+        line += f"; median where reached {mid:.2f} ({verdict})"
+    print(line)
 
 
 if __name__ == "__main__":
