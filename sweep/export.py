@@ -19,7 +19,7 @@ import optuna
 from sweep import __version__
 from sweep.config import dump_yaml, validate_experiment
 from sweep.errors import ConfigError, RegistryError
-from sweep.holdout import evaluate_holdout, holdout_line
+from sweep.holdout import evaluate_holdout, holdout_line, recorded_holdout
 from sweep.registry import Connection
 from sweep.space import parse_space
 from sweep.study import trial_experiment_id
@@ -49,6 +49,7 @@ def export_trial(
             "no such study", key="STUDY", value=study_name, hint="`sweep studies` lists them"
         )
     rows = study_results(conn, study_name)
+    chosen = trial_number is None
     if trial_number is None:
         best = pick_best(rows, list(meta["objectives"]), list(meta["directions"]))
         if best is None:
@@ -83,8 +84,17 @@ def export_trial(
         )
     metrics = dict(row["metrics"] or {})
     sealed = None
-    if cfg.training.cv is not None:
+    holdout_note: list[str] = []
+    if cfg.training.cv is not None and chosen:
         sealed = evaluate_holdout(conn, study_name, trial_number, nthread=os.cpu_count() or 1)
+    elif cfg.training.cv is not None:
+        # Browsing other trials must not spend the holdout: show a look taken already, if any.
+        sealed = recorded_holdout(conn, study_name, trial_number)
+        if sealed is None:
+            holdout_note = [
+                f"sealed holdout of {eid}: not evaluated (`sweep holdout {study_name} --trial "
+                f"{trial_number + 1}` evaluates it, counted as one more look)"
+            ]
     stats = study_stats_for(conn, study_name, eid)
     verdict = study_gate(stats, cfg.gate.min_dsr, cfg.gate.max_pbo) if stats else None
     fp = conn.execute(
@@ -107,7 +117,7 @@ def export_trial(
             ),
             f"data: {data.get('file')} {data.get('first_bar')}..{data.get('last_bar')} "
             f"sha256 {str(data.get('sha256', ''))[:16]}",
-            *([holdout_line(sealed)] if sealed else []),
+            *([holdout_line(sealed)] if sealed else holdout_note),
             "`sweep run` on this file reproduces these metrics exactly on the same data.",
         ]
     )

@@ -63,6 +63,13 @@ def chosen_trial(conn: Connection, study: str, trial_number: int | None) -> tupl
     return trial_number, trial_experiment_id(study, trial_number)
 
 
+def recorded_holdout(conn: Connection, study: str, trial_number: int) -> HoldoutResult | None:
+    """The trial's holdout result if it was evaluated already; never a new look."""
+    eid = trial_experiment_id(study, trial_number)
+    got = _recorded(conn, study, eid)
+    return _result(eid, trial_number, got, new=False) if got is not None else None
+
+
 def evaluate_holdout(
     conn: Connection, study: str, trial_number: int | None = None, *, nthread: int = 1
 ) -> HoldoutResult:
@@ -71,6 +78,19 @@ def evaluate_holdout(
     row = conn.execute(query("experiment_config"), {"experiment_id": eid}).fetchone()
     if row is None:
         raise ConfigError("no registered trial with this number", key="--trial", value=number)
+    status = conn.execute(
+        "SELECT status FROM model_results WHERE experiment_id = %s AND NOT holdout "
+        "ORDER BY id DESC LIMIT 1",
+        (eid,),
+    ).fetchone()
+    if status is None or status[0] != "ok":
+        raise ConfigError(
+            f"trial {number + 1} did not complete ({status[0] if status else 'no result'}): "
+            "only a completed trial is a candidate worth a look at the holdout",
+            key="--trial",
+            value=number + 1,
+            hint="`sweep results --study NAME --all` shows each trial's status",
+        )
     cfg = ExperimentConfig.model_validate(row[0])
     if cfg.training.cv is None:
         raise ConfigError(
@@ -91,6 +111,10 @@ def evaluate_holdout(
             pass
         got = _recorded(conn, study, eid)
     assert got is not None
+    return _result(eid, number, got, new=new)
+
+
+def _result(eid: str, number: int, got: dict[str, Any], *, new: bool) -> HoldoutResult:
     return HoldoutResult(
         experiment_id=eid,
         trial_number=number,

@@ -16,6 +16,7 @@ Everything is checked by :func:`parse_space` before trial 0.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,6 +138,10 @@ class PrunerSettings(BaseModel):
             "percentile": {"percentile", "warmup_folds", "startup_trials"},
             "wilcoxon": {"warmup_folds", "p_threshold"},
         }[self.type]
+        if self.type == "percentile" and "percentile" not in self.model_fields_set:
+            raise ValueError(
+                "type percentile needs percentile: the top % kept at each fold (e.g. 25)"
+            )
         stray = sorted(self.model_fields_set - applies - {"type"})
         if stray:
             raise ValueError(
@@ -318,6 +323,8 @@ def parse_space(
         key = "sweep." + ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
         value = err.get("input")
+        if err["type"] == "missing" and loc == ["pruner", "type"]:
+            msg = "a pruner mapping needs a type: none, median, percentile or wilcoxon"
         if err["type"] == "extra_forbidden":
             model = PrunerSettings if loc[0] == "pruner" else SweepSettings
             fields = model.model_fields
@@ -330,6 +337,14 @@ def parse_space(
             file=file,
             key="sweep.direction",
             value=settings.direction,
+        )
+    if settings.sampler == "gp" and importlib.util.find_spec("torch") is None:
+        raise ConfigError(
+            "Optuna's GP sampler needs PyTorch, which sweep does not install (a large download)",
+            file=file,
+            key=with_line("sweep.sampler", lines),
+            value=settings.sampler,
+            hint="pip install torch (a CPU build is enough), or use sampler: tpe",
         )
     if settings.pruner.on:
         training = template.get("training")

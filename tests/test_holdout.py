@@ -190,3 +190,26 @@ def test_a_holdout_recorded_meanwhile_is_read_back_not_written_twice(
     assert _rows(clean_db, "SELECT count(*) FROM model_results WHERE holdout") == [(1,)]
     assert _rows(clean_db, "SELECT count(*) FROM holdout_looks") == [(1,)]
     assert sorted((workdir / ".sweep").rglob("*.ubj")) == models  # its model file removed
+
+
+def test_exporting_another_trial_spends_no_look_and_unfinished_trials_have_none(
+    wf_study: str, workdir: Path, clean_db: str
+) -> None:
+    rows = _rows(
+        clean_db,
+        "SELECT e.trial_number, r.status FROM experiments e JOIN model_results r "
+        "USING (experiment_id) WHERE e.study_name = %s AND NOT r.holdout ORDER BY 1",
+        wf_study,
+    )
+    with open_registry(clean_db) as conn:
+        chosen, _ = chosen_trial(conn, wf_study, None)
+    other = next(int(n) for n, st in rows if st == "ok" and int(n) != chosen)  # type: ignore[call-overload]
+    res = run_cli("export", wf_study, "--trial", str(other + 1), cwd=workdir, env=_env())
+    assert res.returncode == 0, res.stderr
+    assert "not evaluated" in res.stdout and f"--trial {other + 1}" in res.stdout
+    assert _rows(clean_db, "SELECT count(*) FROM holdout_looks") == [(0,)]
+    # a pruned trial is no candidate: looking at the holdout for it is refused
+    pruned = next(int(n) for n, st in rows if st == "pruned")  # type: ignore[call-overload]
+    refused = run_cli("holdout", wf_study, "--trial", str(pruned + 1), cwd=workdir, env=_env())
+    assert refused.returncode == 2 and "did not complete (pruned)" in refused.stderr
+    assert _rows(clean_db, "SELECT count(*) FROM holdout_looks") == [(0,)]

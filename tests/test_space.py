@@ -390,7 +390,8 @@ def test_pruner_by_name_or_with_settings(
         ({"type": "median", "warmup": 2}, "sweep.pruner.warmup", "did you mean 'warmup_folds'"),
         ({"type": "percentile", "percentile": 100}, "sweep.pruner.percentile", "less than 100"),
         ({"type": "median", "warmup_folds": 4}, "sweep.pruner.warmup_folds", "4 folds"),
-        ({"percentile": 25}, "sweep.pruner.type", "required"),
+        ({"percentile": 25}, "sweep.pruner.type", "needs a type: none, median"),
+        ({"type": "percentile"}, "sweep.pruner", "needs percentile"),
         ({"type": "median", "percentile": 30}, "sweep.pruner", "does not apply to pruner type"),
         ({"type": "wilcoxon", "startup_trials": 9}, "sweep.pruner", "it takes: p_threshold"),
         ({"type": "median", "warmup_folds": "2"}, "sweep.pruner.warmup_folds", "integer"),
@@ -420,3 +421,14 @@ def test_with_two_folds_the_default_warmup_is_one_and_wilcoxon_is_refused(tmp_pa
     assert message.startswith(f"{path}: sweep.pruner")
     assert "sweep.pruner.warmup_folds" not in message  # a key the user did not write
     assert "wilcoxon needs at least 3 folds" in message
+
+
+def test_the_gp_sampler_is_refused_before_trial_0_without_pytorch(tmp_path: Path) -> None:
+    import importlib.util
+
+    data = with_values(target__horizon={"int": [1, 5]}, sweep={"sampler": "gp"})
+    if importlib.util.find_spec("torch") is not None:
+        assert load_space(write(tmp_path, data)).settings.sampler == "gp"
+        return
+    path, message = space_error(tmp_path, data)
+    assert message.startswith(f"{path}: sweep.sampler") and "pip install torch" in message

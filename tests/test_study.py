@@ -503,3 +503,13 @@ def test_workers_of_in_process_studies_follow_the_callers_directory_and_environm
     for k, home in enumerate(homes, start=1):
         paths = [r["model_path"] for r in results(fresh_db, f"inproc{k}") if r["model_path"]]
         assert paths and all(Path(p).is_relative_to(home) for p in paths), (home, paths)
+
+
+def test_the_cmaes_sampler_runs_out_of_the_box(study_dir: StudyDir) -> None:
+    """CMA-ES needs the `cmaes` package, which Optuna imports only at the first sampled trial."""
+    space = tiny_space("cma")
+    space["sweep"]["sampler"] = "cmaes"
+    study_dir.write("space.yaml", space)
+    res = study_dir.sweep("run", "space.yaml", "--trials", "3", "--jobs", "1", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert [r["status"] for r in results(study_dir.url, "cma")] == ["ok"] * 3
