@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,17 +55,21 @@ def seed_with(dotted: str, value: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """URL of a running server's maintenance database."""
     external = os.environ.get("SWEEP_DATABASE_URL", "").strip()
     if external:
         yield external
         return
-    home = tmp_path_factory.mktemp("embedded")
+    # Not under pytest's own temp root: another pytest run started as root resets that root to
+    # mode 0700, and the server (which runs as its own user when started by root) then loses
+    # its data directory mid-run.
+    home = Path(tempfile.mkdtemp(prefix="sweep-test-pg-"))
     server = EmbeddedServer(home / "pgdata")
     url = server.ensure_running()
     yield url
     server.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
