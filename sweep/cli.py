@@ -241,6 +241,17 @@ def _results(args: argparse.Namespace) -> int:
 
     conn = open_registry(database_url())
     try:
+        if args.study:
+            from sweep.errors import ConfigError
+            from sweep.summary import study_row
+
+            if study_row(conn, args.study) is None:
+                raise ConfigError(
+                    "no such study",
+                    key="--study",
+                    value=args.study,
+                    hint="`sweep studies` lists them",
+                )
         rows = leaderboard(
             conn,
             holdout=args.holdout,

@@ -209,6 +209,9 @@ def test_small_study_registers_every_trial_and_reports_it(study_dir: StudyDir) -
     for e in exps:
         assert e["experiment_id"] in listed.stdout
     assert f"best: {best_id}" in listed.stdout
+    unknown = study_dir.sweep("results", "--study", name + "-typo")
+    assert unknown.returncode == 2, unknown.stderr
+    assert "--study" in unknown.stderr and "no such study" in unknown.stderr
 
     table = study_dir.sweep("studies")
     assert table.returncode == 0, table.stderr
