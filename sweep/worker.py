@@ -12,13 +12,15 @@ opens its own connections.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -394,16 +396,20 @@ class Worker:
         wait = 0.1
         try:
             while True:
-                got = self._claim()
+                # A Ctrl-C between the claim's commit and `current` would leave the new trial
+                # RUNNING (until a heartbeat check fails it): it is acted on once it is held.
+                with _interrupts_deferred():
+                    got = self._claim()
+                    if isinstance(got, _Claimed):
+                        current = got
                 if got is Claim.DONE:
                     break
                 if got is Claim.WAIT:
                     time.sleep(wait)
                     wait = min(wait * 2, 2.0)
                     continue
-                assert isinstance(got, _Claimed)
+                assert current is not None
                 wait = 0.1
-                current = got
                 outcome = self._compute(current)
                 try:
                     self._finish(current, outcome)
@@ -437,6 +443,25 @@ def worker_main(plan: WorkerPlan) -> WorkerReport:
     except KeyboardInterrupt:
         # run() has released this worker's trial; the parent reports the interruption once.
         raise SystemExit(130) from None
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """SIGINT inside the block is acted on when the block ends (by the handler that was in
+    place), so the block is never cut in half. Only where signals can be handled: the main
+    thread, with a Python-level handler."""
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        previous(signal.SIGINT, None)
 
 
 def _interrupt_once() -> None:
