@@ -89,7 +89,7 @@ def evaluate_holdout(
             "only a completed trial is a candidate worth a look at the holdout",
             key="--trial",
             value=number + 1,
-            hint="`sweep results --study NAME --all` shows each trial's status",
+            hint=f"`sweep results --study {study} --all` shows each trial's status",
         )
     cfg = ExperimentConfig.model_validate(row[0])
     if cfg.training.cv is None:
