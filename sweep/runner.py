@@ -106,16 +106,26 @@ def compute(
 ) -> Computed:
     """The pipeline part of a run (no writes). Data problems raise; pipeline problems are kept
     as the run's error. An exception raised by ``on_fold`` (pruning) propagates."""
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0 = clock()
     ds = dataset if dataset is not None else load_dataset(cfg)
     fingerprint = ds.market.fingerprint.to_dict()
     try:
         result = run_pipeline(cfg, ds, nthread=nthread, on_fold=on_fold)
     except PipelineError as e:
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        wall, cpu = since(t0)
         return Computed(cfg, fingerprint, None, e.message, wall, "failed", cpu)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    wall, cpu = since(t0)
     return Computed(cfg, fingerprint, result, None, wall, cpu_s=cpu)
+
+
+def clock() -> tuple[float, float]:
+    """Wall and process-CPU clocks now, for :func:`since`."""
+    return time.perf_counter(), time.process_time()
+
+
+def since(t0: tuple[float, float]) -> tuple[float, float]:
+    """Wall and process-CPU seconds (all threads) since ``t0 = clock()``."""
+    return time.perf_counter() - t0[0], time.process_time() - t0[1]
 
 
 def persist(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import signal
 import threading
@@ -29,13 +28,22 @@ from typing import Any
 import optuna
 from optuna.distributions import distribution_to_json
 from optuna.storages._heartbeat import BaseHeartbeatThread, get_heartbeat_thread
+from optuna.storages._rdb.models import TrialIntermediateValueModel
 from optuna.trial import TrialState
 
 from sweep.config import ExperimentConfig
 from sweep.errors import SweepError
 from sweep.mirror import Mirror
 from sweep.registry import open_registry, query
-from sweep.runner import Computed, compute, load_dataset, persist, remove_model
+from sweep.runner import (
+    Computed,
+    clock,
+    compute,
+    load_dataset,
+    persist,
+    remove_model,
+    since,
+)
 from sweep.space import SearchSpace, parse_space
 from sweep.study import (
     ENV_GRACE,
@@ -210,7 +218,7 @@ class Worker:
             cfg = self.space.config_for(c.values, eid)
         except SweepError as e:
             return _Outcome(None, error=f"invalid config: {e.one_line()}")
-        t0 = (time.perf_counter(), time.process_time())
+        t0 = clock()
         ds = None
         try:
             ds = load_dataset(cfg)
@@ -222,7 +230,7 @@ class Worker:
         except optuna.TrialPruned as e:
             assert ds is not None
             fp = ds.market.fingerprint.to_dict()
-            wall, cpu = _since(t0)
+            wall, cpu = since(t0)
             return _Outcome(cfg, Computed(cfg, fp, None, str(e), wall, "pruned", cpu))
         except SweepError as e:
             return self._failed(cfg, ds, e.one_line(), t0)
@@ -234,7 +242,7 @@ class Worker:
     def _failed(cfg: ExperimentConfig, ds: Any, error: str, t0: tuple[float, float]) -> _Outcome:
         """A failure outside the pipeline, registered like a pipeline failure."""
         fp = ds.market.fingerprint.to_dict() if ds is not None else {}
-        wall, cpu = _since(t0)
+        wall, cpu = since(t0)
         return _Outcome(cfg, Computed(cfg, fp, None, error, wall, "failed", cpu))
 
     def _fold_callback(
@@ -267,15 +275,11 @@ class Worker:
     def _report(self, trial_id: int, step: int, value: float) -> None:
         """``trial.report`` into the shared study: one statement (the ORM's path cost about as
         much CPU per fold as pruning saved)."""
+        stored, kind = TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
         with self.conn.transaction():
             self.conn.execute(
                 query("optuna_report"),
-                {
-                    "trial_id": trial_id,
-                    "step": step,
-                    "value": value if math.isfinite(value) else None,
-                    "kind": _stored_kind(value),
-                },
+                {"trial_id": trial_id, "step": step, "value": stored, "kind": kind.name},
             )
 
     # -- finishing ----------------------------------------------------------------------------
@@ -473,17 +477,3 @@ def _interrupt_once() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
-
-
-def _since(t0: tuple[float, float]) -> tuple[float, float]:
-    """Wall and process CPU seconds since ``(perf_counter(), process_time())``."""
-    return time.perf_counter() - t0[0], time.process_time() - t0[1]
-
-
-def _stored_kind(value: float) -> str:
-    """Optuna's ``intermediate_value_type`` for a reported value."""
-    if math.isnan(value):
-        return "NAN"
-    if math.isinf(value):
-        return "INF_POS" if value > 0 else "INF_NEG"
-    return "FINITE"
