@@ -101,6 +101,9 @@ class Param:
         raise AssertionError(d)
 
 
+WARMUP_FOLDS = 2  # the pruner's first decision: after this many folds, unless told otherwise
+
+
 class PrunerSettings(BaseModel):
     """``sweep.pruner``: a name (``median``) or a mapping with ``type`` and the settings that
     apply to it. Steps are walk-forward folds; each fold reports the running mean of the objective
@@ -114,7 +117,7 @@ class PrunerSettings(BaseModel):
     # percentile: keep trials in the top `percentile` % at a fold (Optuna's PercentilePruner);
     # median is percentile 50
     percentile: StrictFloat = Field(default=50.0, gt=0, lt=100)
-    # folds every trial runs before any decision; unset: 2, or 1 when there are only 2 folds
+    # folds every trial runs before any decision; unset: WARMUP_FOLDS, or 1 with only 2 folds
     warmup_folds: StrictInt | None = Field(default=None, ge=1)
     startup_trials: StrictInt = Field(default=5, ge=0)  # completed trials before any pruning
     p_threshold: StrictFloat = Field(default=0.1, gt=0, lt=1)  # wilcoxon: prune below this
@@ -156,7 +159,7 @@ class PrunerSettings(BaseModel):
 
     @property
     def warmup(self) -> int:
-        return self.warmup_folds if self.warmup_folds is not None else 2
+        return self.warmup_folds if self.warmup_folds is not None else WARMUP_FOLDS
 
     def describe(self) -> str:
         """A short text for the study table and summaries."""
@@ -286,7 +289,7 @@ def _fit_pruner_to_folds(
     if not isinstance(folds, int):
         return settings  # training.cv's own validation names the problem
     if p.warmup_folds is None:
-        p = p.model_copy(update={"warmup_folds": max(1, min(2, folds - 1))})
+        p = p.model_copy(update={"warmup_folds": max(1, min(WARMUP_FOLDS, folds - 1))})
     # Optuna's Wilcoxon test needs at least two paired folds before it can decide
     first = max(2, p.warmup) if p.type == "wilcoxon" else p.warmup
     if first >= folds:
@@ -346,8 +349,8 @@ def parse_space(
             value=settings.sampler,
             hint="pip install torch (a CPU build is enough), or use sampler: tpe",
         )
+    training = template.get("training")
     if settings.pruner.on:
-        training = template.get("training")
         pruner = settings.pruner.type
         cv = training.get("cv") if isinstance(training, dict) else None
         if not cv:
@@ -369,7 +372,6 @@ def parse_space(
         settings = _fit_pruner_to_folds(settings, cv, file, lines)
     params: list[Param] = []
     _find_ranges(template, "", params, file, lines)
-    training = template.get("training")
     if isinstance(training, dict) and training.get("cv"):
         for p in params:
             if p.path == "training.train_ratio":
