@@ -24,7 +24,7 @@ from sweep.registry import Connection
 from sweep.space import parse_space
 from sweep.study import trial_experiment_id
 from sweep.study_stats import study_gate, study_stats_for
-from sweep.summary import pick_best, study_results, study_row
+from sweep.summary import choose, study_results, study_row
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def export_trial(
     rows = study_results(conn, study_name)
     chosen = trial_number is None
     if trial_number is None:
-        best = pick_best(rows, list(meta["objectives"]), list(meta["directions"]))
+        best = choose(meta, rows)
         if best is None:
             raise RegistryError(f"study {study_name} has no completed trial to export")
         trial_number = int(best["trial_number"])

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["GateVerdict", "evaluate_gate"]
+__all__ = ["PER_RUN_CHECKS", "GateVerdict", "constraint_values", "evaluate_gate", "feasible"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,43 @@ class GateVerdict:
 
     passed: bool
     failures: tuple[str, ...]
+
+
+# The gate's checks that one run can be held to (dsr and pbo are about a whole study): gate key ->
+# (metric, True when the metric must be at least the threshold, False when at most).
+PER_RUN_CHECKS: dict[str, tuple[str, bool]] = {
+    "min_sharpe": ("sharpe", True),
+    "min_win_rate": ("win_rate", True),
+    "min_trades": ("n_trades", True),
+    "min_alpha": ("alpha", True),
+    "max_drawdown": ("max_drawdown", False),
+}
+
+
+def constraint_values(
+    thresholds: Mapping[str, float], metrics: Mapping[str, float | int | None]
+) -> dict[str, float]:
+    """Optuna constraint values for a run's metrics: per gate key, the relative shortfall
+    ``(threshold - value) / |threshold|`` (``value - threshold`` for a maximum; divided by 1 when
+    the threshold is 0). At most 0 means met, so a value equal to its threshold passes, as in the
+    gate. Relative, so a shortfall of 10 trades and one of 0.1 Sharpe weigh alike in the sum by
+    which Optuna ranks infeasible trials. A missing or NaN metric counts as a shortfall of 1."""
+    out: dict[str, float] = {}
+    for key, threshold in thresholds.items():
+        metric, is_minimum = PER_RUN_CHECKS[key]
+        raw = metrics.get(metric)
+        value = None if raw is None else float(raw)
+        if value is None or math.isnan(value):
+            out[key] = 1.0
+            continue
+        short = threshold - value if is_minimum else value - threshold
+        out[key] = short / (abs(threshold) or 1.0)
+    return out
+
+
+def feasible(thresholds: Mapping[str, float], metrics: Mapping[str, float | int | None]) -> bool:
+    """Whether the metrics meet every constraint (``constraint_values`` all at most 0)."""
+    return all(v <= 0 for v in constraint_values(thresholds, metrics).values())
 
 
 def _ratio(x: float) -> str:

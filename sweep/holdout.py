@@ -23,7 +23,7 @@ from sweep.errors import ConfigError, RegistryError
 from sweep.registry import Connection, HoldoutRecorded, query
 from sweep.runner import compute, persist
 from sweep.study import trial_experiment_id
-from sweep.summary import pick_best, study_results, study_row
+from sweep.summary import choose, study_results, study_row
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,7 @@ def chosen_trial(conn: Connection, study: str, trial_number: int | None) -> tupl
             "no such study", key="STUDY", value=study, hint="`sweep studies` lists them"
         )
     if trial_number is None:
-        best = pick_best(
-            study_results(conn, study), list(meta["objectives"]), list(meta["directions"])
-        )
+        best = choose(meta, study_results(conn, study))
         if best is None:
             raise RegistryError(f"study {study} has no completed trial")
         trial_number = int(best["trial_number"])

@@ -7,11 +7,14 @@ changed in Optuna's tables since the last look, and the worker's own trials are 
 finish. The mirror holds every finished trial of the study and the trials other workers are
 running right now, as RUNNING with their parameters: that is what TPE's constant liar needs to
 keep parallel workers from proposing the same region. A running trial that finishes elsewhere is
-updated in place (state, values, intermediate values), so it is never counted twice.
+updated in place (state, values, intermediate values, constraint values), so it is never counted
+twice. Finished trials carry their constraint values (``sweep.constraints``), so feasibility
+steers sampling in every worker.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -56,16 +59,17 @@ class Mirror:
                 "running": sorted(self.running),
             },
         ).fetchall()
-        for trial_id, state, params, values, intermediate in rows:
+        for trial_id, state, params, values, intermediate, constraints in rows:
             tid, st = int(trial_id), str(state)
+            system = {k: json.loads(v) for k, v in (constraints or {}).items()}
             if st == "RUNNING":
                 self._add_running(tid, params or [])
             elif tid in self.running:
-                self._finish_running(tid, st, values or [], intermediate or [])
+                self._finish_running(tid, st, values or [], intermediate or [], system)
             elif st == "FAIL":
                 self.known.add(tid)  # nothing a sampler learns from
             else:
-                self.add_finished(tid, st, params or [], values or [], intermediate or [])
+                self.add_finished(tid, st, params or [], values or [], intermediate or [], system)
         return len(rows)
 
     def add_finished(
@@ -75,7 +79,9 @@ class Mirror:
         params: list[Any],
         values: list[Any],
         intermediate: list[Any],
+        system_attrs: dict[str, Any],
     ) -> None:
+        """A finished trial; ``system_attrs`` carries its constraint values, if any."""
         self.known.add(trial_id)
         distributions, external = _params(params)
         vals = [_value(v, t) for _, v, t in values] if state == "COMPLETE" else None
@@ -87,6 +93,7 @@ class Mirror:
                 distributions=distributions,
                 values=vals,
                 intermediate_values=inter,
+                system_attrs=system_attrs,
             )
         )
 
@@ -98,10 +105,17 @@ class Mirror:
         self.running[trial_id] = self.storage.create_new_trial(self._study_id, frozen)
 
     def _finish_running(
-        self, trial_id: int, state: str, values: list[Any], intermediate: list[Any]
+        self,
+        trial_id: int,
+        state: str,
+        values: list[Any],
+        intermediate: list[Any],
+        system_attrs: dict[str, Any],
     ) -> None:
         mid = self.running.pop(trial_id)
         self.known.add(trial_id)
+        for key, value in system_attrs.items():
+            self.storage.set_trial_system_attr(mid, key, value)
         for step, v, t in intermediate:
             self.storage.set_trial_intermediate_value(mid, int(step), _value(v, t))
         vals = [_value(v, t) for _, v, t in values] if state == "COMPLETE" else None

@@ -16,6 +16,7 @@ Everything is checked by :func:`parse_space` before trial 0.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import itertools
 from collections.abc import Mapping
@@ -37,12 +38,14 @@ from pydantic import (
 
 from sweep.config import (
     ExperimentConfig,
+    GateConfig,
     did_you_mean,
     read_yaml,
     validate_experiment,
     with_line,
 )
 from sweep.errors import ConfigError
+from sweep.gate import PER_RUN_CHECKS
 
 RANGE_KEYS = ("int", "float", "choice", "subset")
 _OPTIONS = {
@@ -184,6 +187,9 @@ class SweepSettings(BaseModel):
     seed: int | None = 42
     pruner: PrunerSettings = PrunerSettings(type="none")
     trials: int = Field(default=100, ge=1, le=1_000_000)
+    # `gate` (the file's per-run gate checks) or a mapping of them ({min_trades: 30}); parse_space
+    # resolves it to {gate key: threshold}, which trials must meet to count as feasible
+    constraints: Any = None
 
     @field_validator("objective")
     @classmethod
@@ -197,6 +203,12 @@ class SweepSettings(BaseModel):
                     f"'{n}' is not a metric; {did_you_mean(n, OBJECTIVE_METRICS, 'metrics')}"
                 )
         return v
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The resolved constraints (:func:`resolve_constraints`); empty when there are none."""
+        assert not isinstance(self.constraints, str), "resolved by parse_space"
+        return {k: float(v) for k, v in (self.constraints or {}).items()}
 
     @property
     def objectives(self) -> list[str]:
@@ -307,6 +319,76 @@ def _fit_pruner_to_folds(
     return settings.model_copy(update={"pruner": p})
 
 
+def resolve_constraints(
+    spec: Any,
+    gate_block: Any,
+    *,
+    file: str = "<config>",
+    lines: Mapping[str, int] | None = None,
+) -> dict[str, float | int]:
+    """``sweep.constraints`` as ``{gate key: threshold}``: ``gate`` takes the experiment's own
+    per-run gate checks (``gate:`` with its defaults), a mapping names some of them with their own
+    thresholds. Optuna's samplers (TPE, NSGA-II, GP) then rank trials that miss a threshold below
+    every trial that meets them all, instead of optimising the objective blindly."""
+    lines = lines or {}
+    key = "sweep.constraints"
+    if spec is None or spec == "none":
+        return {}
+    if spec == "gate":
+        gate = GateConfig.model_validate(gate_block or {})
+        got = {k: getattr(gate, k) for k in PER_RUN_CHECKS if getattr(gate, k) is not None}
+        if not got:
+            raise ConfigError(
+                "the gate has no per-run check to constrain trials by",
+                file=file,
+                key=with_line(key, lines),
+                value=spec,
+                hint="set a threshold under gate: (e.g. min_trades: 30), or list the "
+                "constraints here: {min_trades: 30}",
+            )
+        return got
+    if not isinstance(spec, dict) or not spec:
+        raise ConfigError(
+            "must be gate, or a mapping of gate checks to thresholds",
+            file=file,
+            key=with_line(key, lines),
+            value=spec,
+            hint="e.g. constraints: {min_trades: 30, max_drawdown: 0.25}",
+        )
+    for name in spec:
+        if name not in PER_RUN_CHECKS:
+            study_level = name in ("min_dsr", "max_pbo")
+            raise ConfigError(
+                "is about the whole study, not one trial; keep it under gate:"
+                if study_level
+                else "unknown constraint; "
+                + did_you_mean(str(name), list(PER_RUN_CHECKS), "allowed"),
+                file=file,
+                key=with_line(f"{key}.{name}", lines),
+                value=spec[name],
+            )
+    try:
+        gate = GateConfig.model_validate(spec)
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(
+            msg, file=file, key=with_line(f"{key}.{name}", lines), value=err.get("input")
+        ) from e
+    got = {k: getattr(gate, k) for k in spec}
+    if any(v is None for v in got.values()):
+        name = next(k for k, v in got.items() if v is None)
+        raise ConfigError(
+            "needs a threshold",
+            file=file,
+            key=with_line(f"{key}.{name}", lines),
+            value=None,
+            hint="leave the key out to drop the constraint",
+        )
+    return got
+
+
 def parse_space(
     data: Mapping[str, Any], *, file: str = "<config>", lines: Mapping[str, int] | None = None
 ) -> SearchSpace:
@@ -385,8 +467,13 @@ def parse_space(
     space = SearchSpace(
         file=file, template=template, params=tuple(params), settings=settings, raw=raw
     )
-    _check_configs(space, lines)
-    return space
+    _check_configs(space, lines)  # before the gate block is read for `constraints: gate`
+    constraints = resolve_constraints(
+        settings.constraints, template.get("gate"), file=file, lines=lines
+    )
+    return dataclasses.replace(
+        space, settings=settings.model_copy(update={"constraints": constraints})
+    )
 
 
 def _is_range(v: Any) -> bool:

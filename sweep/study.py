@@ -37,6 +37,9 @@ ENV_GRACE = "SWEEP_HEARTBEAT_GRACE"
 _OPTUNA_SCHEMA_LOCK = 0x5377_6565_71  # advisory-lock key for creating Optuna's tables
 FAIL_REASON = "fail_reason"  # user attribute of a trial that failed as a result (counted)
 INTERRUPTED = "interrupted"  # user attribute of a trial stopped by Ctrl-C (not counted)
+# Optuna's system-attribute prefix for a trial's constraint values (Trial.set_constraint's format,
+# which its samplers, best_trial and the dashboard read)
+CONSTRAINT_PREFIX = "constraints:"
 
 
 def quiet_optuna() -> None:

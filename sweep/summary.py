@@ -8,7 +8,9 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
+from sweep.gate import PER_RUN_CHECKS, feasible
 from sweep.registry import Connection, query
+from sweep.space import resolve_constraints
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class StudySummary:
     n_target: int
     n_results: int
     n_passed: int
+    thresholds: dict[str, float]  # sweep.constraints, resolved ({} when there are none)
+    n_feasible: int  # ok trials that met them
     failures: dict[str, int]
     by_status: dict[str, int]
     best: dict[str, Any] | None  # experiment_id, trial_number, metrics
@@ -47,15 +51,49 @@ def passed_own_gate(row: dict[str, Any]) -> bool:
     return row.get("status") == "ok" and all(f.startswith(("dsr ", "pbo ")) for f in failures)
 
 
+def study_thresholds(meta: dict[str, Any]) -> dict[str, float]:
+    """The study's resolved ``sweep.constraints`` (from its stored space file)."""
+    space = meta.get("space") or {}
+    sweep = space.get("sweep") or {}
+    got = resolve_constraints(sweep.get("constraints"), space.get("gate"))
+    return {k: float(v) for k, v in got.items()}
+
+
+def describe_thresholds(thresholds: dict[str, float]) -> str:
+    """``n_trades >= 30, max_drawdown <= 0.25``: the constraints in the metrics' own terms."""
+    parts = []
+    for key, threshold in thresholds.items():
+        metric, is_minimum = PER_RUN_CHECKS[key]
+        parts.append(f"{metric} {'>=' if is_minimum else '<='} {threshold:g}")
+    return ", ".join(parts)
+
+
+def is_feasible(row: dict[str, Any], thresholds: dict[str, float]) -> bool:
+    """An ``ok`` trial whose metrics meet the study's constraints (all, when there are none)."""
+    return row.get("status") == "ok" and feasible(thresholds, row.get("metrics") or {})
+
+
+def choose(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The study's chosen trial among ``rows`` (:func:`pick_best` with the study's settings)."""
+    return pick_best(
+        rows, list(meta["objectives"]), list(meta["directions"]), study_thresholds(meta)
+    )
+
+
 def pick_best(
-    rows: list[dict[str, Any]], objectives: list[str], directions: list[str]
+    rows: list[dict[str, Any]],
+    objectives: list[str],
+    directions: list[str],
+    thresholds: dict[str, float] | None = None,
 ) -> dict[str, Any] | None:
     """The study's chosen trial: the best ``ok`` trial by the objectives, among the trials that
-    passed the gate's per-run checks when any did (a 3-trade fluke with the top Sharpe is not what
-    a researcher means by best), else among all. Several objectives: among the Pareto-optimal
-    trials, the one best on the first objective. ``sweep export`` follows this rule without
-    ``--trial``."""
+    passed the gate's per-run checks and met the study's constraints when any did (a 3-trade fluke
+    with the top Sharpe is not what a researcher means by best); else among those that met the
+    constraints, else those that passed the gate, else all. Several objectives: among the
+    Pareto-optimal trials, the one best on the first objective. ``sweep export`` follows this rule
+    without ``--trial``."""
     sign = [1.0 if d == "maximize" else -1.0 for d in directions]
+    thresholds = thresholds or {}
 
     def score(r: dict[str, Any]) -> list[float] | None:
         m = r.get("metrics") or {}
@@ -65,8 +103,10 @@ def pick_best(
         return [s * float(v) for s, v in zip(sign, vals, strict=True)]  # type: ignore[arg-type]
 
     scored = [(s, r) for r in rows if (s := score(r)) is not None]
+    met = [(s, r) for s, r in scored if is_feasible(r, thresholds)]
     passing = [(s, r) for s, r in scored if passed_own_gate(r)]
-    pool = passing or scored
+    both = [(s, r) for s, r in met if passed_own_gate(r)]
+    pool = both or met or passing or scored
     if not pool:
         return None
     front = [
@@ -83,18 +123,20 @@ def summarize(conn: Connection, name: str) -> StudySummary | None:
     if row is None:
         return None
     rows = study_results(conn, name)
-    objectives, directions = list(row["objectives"]), list(row["directions"])
+    thresholds = study_thresholds(row)
     failures = Counter(str(r["error"]) for r in rows if r["status"] == "failed")
     return StudySummary(
         name=name,
-        objectives=objectives,
-        directions=directions,
+        objectives=list(row["objectives"]),
+        directions=list(row["directions"]),
         n_target=int(row["n_trials_target"]),
         n_results=len(rows),
         n_passed=sum(1 for r in rows if r["gate_passed"]),
+        thresholds=thresholds,
+        n_feasible=sum(1 for r in rows if is_feasible(r, thresholds)),
         failures=dict(failures.most_common()),
         by_status=dict(Counter(str(r["status"]) for r in rows)),
-        best=pick_best(rows, objectives, directions),
+        best=choose(row, rows),
         status=str(row["status"]),
         stats=dict(row["stats"] or {}),
     )
@@ -107,11 +149,19 @@ def summary_lines(s: StudySummary) -> list[str]:
         f"study {s.name}: {s.n_results} trials registered ({states}; target {s.n_target}), "
         f"{s.n_passed} passed the gate, status {s.status}"
     ]
+    if s.thresholds:
+        n_ok = s.by_status.get("ok", 0)
+        lines.append(
+            f"constraints {describe_thresholds(s.thresholds)}: met by {s.n_feasible} of {n_ok} "
+            "completed trials"
+        )
     if s.best is not None:
         m = s.best["metrics"] or {}
         shown = ["sharpe", "win_rate", "alpha", "n_trades"]
         extra = [o for o in s.objectives if o not in shown]
         verdict = "passed the gate" if passed_own_gate(s.best) else "no trial passed the gate"
+        if s.thresholds and not is_feasible(s.best, s.thresholds):
+            verdict += "; no trial met the constraints"
         lines.append(
             f"best: {s.best['experiment_id']} ({verdict}) — Sharpe {_fmt(m.get('sharpe'))}, "
             f"WR {pct(m.get('win_rate'))}, vs B&H {pct(m.get('alpha'), True)}, "

@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 
 from sweep.config import ExperimentConfig
 from sweep.errors import SweepError
+from sweep.gate import constraint_values
 from sweep.mirror import Mirror
 from sweep.registry import open_registry, query
 from sweep.runner import (
@@ -46,6 +47,7 @@ from sweep.runner import (
 )
 from sweep.space import SearchSpace, parse_space
 from sweep.study import (
+    CONSTRAINT_PREFIX,
     ENV_GRACE,
     FAIL_REASON,
     INTERRUPTED,
@@ -94,6 +96,8 @@ class _Claimed:
     values: dict[str, Any]
     heartbeat: BaseHeartbeatThread
     local: optuna.Trial | None  # the mirror's trial (None for a re-queued trial)
+    # constraint values of its result (sweep.constraints), set when it completes
+    constraints: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -354,11 +358,21 @@ class Worker:
                     reason = "objective undefined: " + ", ".join(missing)
                 else:
                     state, values = TrialState.COMPLETE, [float(v) for v in objs]  # type: ignore[arg-type]
+                    c.constraints = constraint_values(self.space.settings.thresholds, ro.metrics)
             else:
                 reason = ro.error
         if state is TrialState.FAIL:
             attrs[FAIL_REASON] = reason or "unknown error"
         self._write_attrs(c.trial_id, attrs)
+        if c.constraints:
+            self.conn.execute(
+                query("optuna_set_system_attrs"),
+                {
+                    "trial_id": c.trial_id,
+                    "keys": [CONSTRAINT_PREFIX + k for k in c.constraints],
+                    "values": [json.dumps(v) for v in c.constraints.values()],
+                },
+            )
         return state, values, model_path
 
     def _write_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
@@ -375,6 +389,8 @@ class Worker:
     def _tell_mirror(self, c: _Claimed, state: TrialState, values: list[float] | None) -> None:
         self.mirror.known.add(c.trial_id)
         if c.local is not None:
+            for key, value in c.constraints.items():
+                c.local.set_constraint(key, value)
             self.mirror.study.tell(c.local, values, state=state)
         elif state is not TrialState.FAIL:
             frozen = self.storage.get_trial(c.trial_id)

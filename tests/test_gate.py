@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sweep.gate import GateVerdict, evaluate_gate
+from sweep.gate import GateVerdict, constraint_values, evaluate_gate, feasible
 
 GOOD: dict[str, float | int | None] = {
     "sharpe": 1.5,
@@ -136,3 +136,30 @@ def test_metrics_to_dict_feeds_the_gate() -> None:
         "n_trades 0 < 30",
         "alpha -2.0% < 0.0%",
     )
+
+
+# --- constraint values (sweep.constraints) -------------------------------------------------------
+
+
+def test_constraint_values_are_relative_shortfalls() -> None:
+    thresholds = {"min_trades": 30, "min_sharpe": 1.0, "max_drawdown": 0.2, "min_alpha": 0.0}
+    metrics = {"n_trades": 15, "sharpe": 1.5, "max_drawdown": 0.3, "alpha": -0.05}
+    got = constraint_values(thresholds, metrics)
+    assert got == pytest.approx(
+        {"min_trades": 0.5, "min_sharpe": -0.5, "max_drawdown": 0.5, "min_alpha": 0.05}
+    )
+    assert not feasible(thresholds, metrics)
+
+
+def test_a_value_equal_to_its_threshold_is_feasible_as_in_the_gate() -> None:
+    thresholds = {"min_trades": 30, "max_drawdown": 0.25}
+    metrics = {"n_trades": 30, "max_drawdown": 0.25}
+    assert constraint_values(thresholds, metrics) == {"min_trades": 0.0, "max_drawdown": 0.0}
+    assert feasible(thresholds, metrics)
+    assert evaluate_gate(metrics, min_sharpe=None, min_win_rate=None, **thresholds).passed
+
+
+def test_a_missing_metric_is_a_full_shortfall_and_no_constraints_are_always_met() -> None:
+    got = constraint_values({"min_win_rate": 0.5, "min_sharpe": 1.0}, {"sharpe": float("nan")})
+    assert got == {"min_win_rate": 1.0, "min_sharpe": 1.0}
+    assert feasible({}, {})

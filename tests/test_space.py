@@ -432,3 +432,55 @@ def test_the_gp_sampler_is_refused_before_trial_0_without_pytorch(tmp_path: Path
         return
     path, message = space_error(tmp_path, data)
     assert message.startswith(f"{path}: sweep.sampler") and "pip install torch" in message
+
+
+# --- constraints ---------------------------------------------------------------------------------
+
+
+def test_constraints_gate_takes_the_files_per_run_gate_checks(tmp_path: Path) -> None:
+    space = space_of(
+        tmp_path,
+        target__horizon={"int": [1, 5]},
+        gate={"min_sharpe": 0.5, "min_trades": 40, "max_pbo": 0.5},
+        sweep={"constraints": "gate"},
+    )
+    # the seed's gate keeps its default min_win_rate; max_pbo is about a study, not a trial
+    assert space.settings.thresholds == {"min_sharpe": 0.5, "min_win_rate": 0.5, "min_trades": 40}
+
+
+def test_constraints_mapping_and_the_default(tmp_path: Path) -> None:
+    space = space_of(
+        tmp_path,
+        target__horizon={"int": [1, 5]},
+        sweep={"constraints": {"min_trades": 30, "max_drawdown": 0.25}},
+    )
+    assert space.settings.thresholds == {"min_trades": 30.0, "max_drawdown": 0.25}
+    assert space_of(tmp_path, target__horizon={"int": [1, 5]}).settings.thresholds == {}
+
+
+@pytest.mark.parametrize(
+    ("constraints", "gate", "key", "words"),
+    [
+        ({"min_trade": 30}, None, "sweep.constraints.min_trade", "did you mean 'min_trades'"),
+        ({"max_pbo": 0.5}, None, "sweep.constraints.max_pbo", "about the whole study"),
+        ({"min_trades": "30"}, None, "sweep.constraints.min_trades", "integer"),
+        ({"min_win_rate": 1.5}, None, "sweep.constraints.min_win_rate", "less than or equal"),
+        ({"min_sharpe": None}, None, "sweep.constraints.min_sharpe", "needs a threshold"),
+        ({}, None, "sweep.constraints", "gate, or a mapping"),
+        ("gates", None, "sweep.constraints", "gate, or a mapping"),
+        (
+            "gate",
+            {"min_sharpe": None, "min_win_rate": None, "min_trades": None},
+            "sweep.constraints",
+            "no per-run check",
+        ),
+    ],
+)
+def test_bad_constraints_name_the_key(
+    tmp_path: Path, constraints: Any, gate: Any, key: str, words: str
+) -> None:
+    extra = {"gate": gate} if gate is not None else {}
+    data = with_values(target__horizon={"int": [1, 5]}, sweep={"constraints": constraints}, **extra)
+    path, message = space_error(tmp_path, data)
+    assert message.startswith(f"{path}: {key}"), message
+    assert words in message

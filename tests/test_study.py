@@ -31,6 +31,7 @@ from conftest import (
 )
 
 from sweep.config import validate_experiment
+from sweep.gate import constraint_values, feasible
 from sweep.study import create_storage, trial_experiment_id
 
 FAST_STALE = {"SWEEP_HEARTBEAT_INTERVAL": "1", "SWEEP_HEARTBEAT_GRACE": "3"}
@@ -221,6 +222,34 @@ def test_small_study_registers_every_trial_and_reports_it(study_dir: StudyDir) -
     assert js.returncode == 0, js.stderr
     (row,) = [r for r in json.loads(js.stdout) if r["study_name"] == name]
     assert row["n_complete"] == 8 and row["status"] == "completed"
+
+
+def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir: StudyDir) -> None:
+    """`sweep.constraints`: each completed trial carries Optuna constraint values (what its
+    samplers, best_trial and the dashboard read), and the chosen trial is a feasible one."""
+    name = "constrained"
+    space = tiny_space(name)
+    thresholds = {"min_trades": 40, "max_drawdown": 0.02}
+    space["sweep"]["constraints"] = thresholds
+    study_dir.write("space.yaml", space)
+    p = study_dir.sweep("run", "space.yaml", "--trials", "10", "--jobs", "2", "--no-progress")
+    assert p.returncode == 0, p.stderr
+
+    trials = assert_consistent(study_dir.url, name, 10)
+    by_id = {r["experiment_id"]: r for r in results(study_dir.url, name)}
+    for t in trials:
+        metrics = by_id[t.user_attrs["experiment_id"]]["metrics"]
+        assert t.constraints == constraint_values(thresholds, metrics)
+    ok = [r for r in by_id.values() if r["status"] == "ok"]
+    met = [r for r in ok if feasible(thresholds, r["metrics"])]
+    assert f"met by {len(met)} of {len(ok)} completed trials" in p.stdout
+    assert "n_trades >= 40, max_drawdown <= 0.02" in p.stdout
+    # the rule: gate and constraints, else constraints, else gate, else all; best Sharpe first
+    passing = [r for r in ok if not r["gate_failures"]]
+    both = [r for r in met if not r["gate_failures"]]
+    pool = both or met or passing or ok
+    best = max(pool, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
+    assert study_meta(study_dir.url, name)["best_experiment_id"] == best["experiment_id"]
 
 
 def test_resume_runs_the_remainder_and_a_changed_space_is_refused(study_dir: StudyDir) -> None:

@@ -1,6 +1,7 @@
 -- What changed in a study since a worker's in-memory sampler study last looked, read from Optuna's
--- own tables in one query (params, values and intermediate values as JSON arrays): trials whose
--- final state the mirror lacks, and trials running elsewhere that it does not hold yet.
+-- own tables in one query (params, values, intermediate values and constraint values as JSON):
+-- trials whose final state the mirror lacks, and trials running elsewhere that it does not hold
+-- yet.
 SELECT t.trial_id,
        t.state::text AS state,
        (SELECT json_agg(json_build_array(p.param_name, p.param_value, p.distribution_json))
@@ -10,7 +11,10 @@ SELECT t.trial_id,
         FROM trial_values v WHERE v.trial_id = t.trial_id) AS trial_values,
        (SELECT json_agg(json_build_array(i.step, i.intermediate_value,
                                          i.intermediate_value_type::text))
-        FROM trial_intermediate_values i WHERE i.trial_id = t.trial_id) AS intermediate
+        FROM trial_intermediate_values i WHERE i.trial_id = t.trial_id) AS intermediate,
+       (SELECT json_object_agg(a.key, a.value_json)
+        FROM trial_system_attributes a
+        WHERE a.trial_id = t.trial_id AND a.key LIKE 'constraints:%%') AS constraints
 FROM trials t
 JOIN studies s ON s.study_id = t.study_id
 WHERE s.study_name = %(study_name)s

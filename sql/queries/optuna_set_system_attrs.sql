@@ -1,0 +1,5 @@
+-- A trial's system attributes in one statement, stored as Optuna stores them (JSON text): sweep
+-- writes the trial's constraint values here (keys `constraints:<name>`, Optuna's own format).
+INSERT INTO trial_system_attributes (trial_id, key, value_json)
+SELECT %(trial_id)s, k, v FROM unnest(%(keys)s::text[], %(values)s::text[]) AS a(k, v)
+ON CONFLICT (trial_id, key) DO UPDATE SET value_json = EXCLUDED.value_json;
