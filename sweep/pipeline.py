@@ -21,7 +21,7 @@ from sweep.data import MarketData, bars_per_year
 from sweep.errors import PipelineError
 from sweep.features import compute_features, resolve_features
 from sweep.gate import GateVerdict, evaluate_gate
-from sweep.metrics import compute_metrics
+from sweep.metrics import compute_metrics, profit_factor
 from sweep.model import FittedModel, get_model_kind
 from sweep.split import Split, chronological_split, walk_forward_folds
 from sweep.target import binary_target
@@ -44,7 +44,11 @@ def prepare_dataset(market: MarketData) -> Dataset:
 
 @dataclass(frozen=True)
 class ExperimentResult:
-    """What one run produced: metrics, verdict, the model and where each part lies in time."""
+    """What one run produced: metrics, verdict, the model and where each part lies in time.
+
+    ``test_returns`` are the per-bar returns of the scored bars (``test_index``); ``trade_returns``
+    the net returns of their closed trades, in time order (all folds' with ``training.cv``).
+    """
 
     config: ExperimentConfig
     metrics: dict[str, float | int | None]
@@ -58,6 +62,7 @@ class ExperimentResult:
     test_to: pd.Timestamp
     test_index: pd.DatetimeIndex = field(repr=False)
     test_returns: FloatArray = field(repr=False)
+    trade_returns: FloatArray = field(repr=False)
 
 
 def usable_rows(x: FloatArray, y: FloatArray) -> tuple[int, int]:
@@ -97,6 +102,7 @@ class _Evaluated:
     model: FittedModel
     metrics: dict[str, float | int | None]
     returns: FloatArray
+    trade_returns: FloatArray
     test: slice
 
 
@@ -167,7 +173,7 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         label_rate=round(float(y_fit.mean()), 6),
         best_iteration=model.best_iteration,
     )
-    return _Evaluated(model, metrics, bt.returns, test)
+    return _Evaluated(model, metrics, bt.returns, bt.trades.net_return, test)
 
 
 def run_pipeline(
@@ -182,7 +188,8 @@ def run_pipeline(
     Without ``training.cv``: fit on the training part, score the test part. With it: score each
     walk-forward fold inside the training part (``on_fold(k, metrics)`` after fold ``k``, which
     may raise to stop the run, e.g. for pruning) and leave the test part sealed; the run's
-    metrics are then the folds' means (``n_trades`` summed, ``cv_scores`` per fold).
+    metrics are then the folds' means (counts summed; ``win_rate``, ``avg_trade_return`` and
+    ``profit_factor`` over the trades of all folds pooled; ``cv_*`` summarise the folds).
 
     Raises :class:`PipelineError` when the data cannot support it (too few samples, a one-class
     training label); a failed gate is a result, not an error.
@@ -216,7 +223,9 @@ def run_pipeline(
             evs.append(ev)
             if on_fold is not None:
                 on_fold(k, ev.metrics)
-        metrics = _fold_means([e.metrics for e in evs])
+        metrics = _fold_means(
+            [e.metrics for e in evs], np.concatenate([e.trade_returns for e in evs])
+        )
     verdict = evaluate_gate(
         metrics,
         # DSR and PBO are properties of a study's choice among trials; a single run has neither.
@@ -245,12 +254,16 @@ def run_pipeline(
         test_to=index[tests[-1].stop - 1],
         test_index=test_index,
         test_returns=np.concatenate([e.returns for e in evs]),
+        trade_returns=np.concatenate([e.trade_returns for e in evs]),
     )
 
 
-def _fold_means(per_fold: list[dict[str, float | int | None]]) -> dict[str, float | int | None]:
-    """Mean of each metric over folds (None when any fold lacks it); counts are summed; win rate
-    and average trade return pool the trades of all folds."""
+def _fold_means(
+    per_fold: list[dict[str, float | int | None]], trade_returns: FloatArray
+) -> dict[str, float | int | None]:
+    """Mean of each metric over folds (None when any fold lacks it); counts are summed; win rate,
+    average trade return and profit factor pool the trades of all folds (``trade_returns``: every
+    fold's per-trade net returns, concatenated)."""
     out: dict[str, float | int | None] = {}
     summed = {"n_trades", "n_test", "n_bars"}
     for key in per_fold[0]:
@@ -262,7 +275,8 @@ def _fold_means(per_fold: list[dict[str, float | int | None]]) -> dict[str, floa
         else:
             out[key] = float(np.mean([float(v) for v in vals if v is not None]))
     # Trade-level ratios pool the folds' trades (a fold without trades has no win rate to
-    # average in); the rest are plain means over folds.
+    # average in, and one without a losing trade no profit factor); the rest are plain means
+    # over folds.
     trades = [int(m.get("n_trades") or 0) for m in per_fold]
     if sum(trades):
         for key in ("win_rate", "avg_trade_return"):
@@ -270,6 +284,7 @@ def _fold_means(per_fold: list[dict[str, float | int | None]]) -> dict[str, floa
             out[key] = float(
                 sum(float(v or 0.0) * n for v, n in zip(vals, trades, strict=True)) / sum(trades)
             )
+    out["profit_factor"] = profit_factor(trade_returns)
     sharpes = [float(m["sharpe"] or 0.0) for m in per_fold]
     out["cv_folds"] = len(per_fold)
     out["cv_sharpe_min"] = min(sharpes)

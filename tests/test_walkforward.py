@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sweep.config import WalkForwardConfig, load_experiment
 from sweep.errors import PipelineError
+from sweep.metrics import avg_trade_return, profit_factor, win_rate
 from sweep.pipeline import run_pipeline
 from sweep.runner import load_dataset
 from sweep.split import chronological_split, walk_forward_folds
@@ -99,6 +101,56 @@ def test_a_fold_callback_can_stop_the_run(seed_cv) -> None:  # type: ignore[no-u
 
     with pytest.raises(Stop):
         run_pipeline(seed_cv, load_dataset(seed_cv), on_fold=stop_after_two)
+
+
+@pytest.mark.parametrize(
+    ("entry_threshold", "fold_without_profit_factor"),
+    [(0.5, "no trade"), (0.6, "no losing trade")],  # on the real data, see the asserts below
+)
+def test_walk_forward_profit_factor_pools_the_trades_of_all_folds(
+    seed_cv,  # type: ignore[no-untyped-def]
+    entry_threshold: float,
+    fold_without_profit_factor: str,
+) -> None:
+    cfg = seed_cv.model_copy(
+        update={
+            "backtest": seed_cv.backtest.model_copy(update={"entry_threshold": entry_threshold})
+        }
+    )
+    per_fold: list[dict[str, float | int | None]] = []
+    result = run_pipeline(cfg, load_dataset(cfg), on_fold=lambda k, m: per_fold.append(m))
+    counts = [int(m["n_trades"] or 0) for m in per_fold]
+    trades = result.trade_returns
+    # trade_returns is every fold's trades, in fold order: each fold's slice gives its metrics
+    assert len(trades) == sum(counts) == result.metrics["n_trades"]
+    for m, fold_trades in zip(per_fold, np.split(trades, np.cumsum(counts)[:-1]), strict=True):
+        assert profit_factor(fold_trades) == m["profit_factor"]
+        assert win_rate(fold_trades) == m["win_rate"]
+        assert avg_trade_return(fold_trades) == m["avg_trade_return"]
+    # The case a mean over folds could not score: a fold without a profit factor of its own.
+    if fold_without_profit_factor == "no trade":
+        assert any(n == 0 for n in counts)
+    else:
+        assert any(
+            n > 0 and m["profit_factor"] is None for n, m in zip(counts, per_fold, strict=True)
+        )
+    assert np.any(trades < 0)  # ... while the pool has losing trades
+    pooled = result.metrics["profit_factor"]
+    assert pooled is not None
+    assert pooled == profit_factor(trades)
+    # win rate and average trade return were pooled already; the three now agree on the trades
+    assert result.metrics["win_rate"] == pytest.approx(win_rate(trades), rel=1e-12)
+    assert result.metrics["avg_trade_return"] == pytest.approx(avg_trade_return(trades), rel=1e-12)
+
+
+def test_single_split_profit_factor_is_its_test_trades(seed_cv) -> None:  # type: ignore[no-untyped-def]
+    plain = seed_cv.model_copy(
+        update={"training": seed_cv.training.model_copy(update={"cv": None})}
+    )
+    result = run_pipeline(plain, load_dataset(plain))
+    assert "cv_folds" not in result.metrics
+    assert len(result.trade_returns) == result.metrics["n_trades"]
+    assert result.metrics["profit_factor"] == profit_factor(result.trade_returns)
 
 
 def test_split_of_the_whole_data_is_what_the_holdout_uses() -> None:
