@@ -231,6 +231,8 @@ class Worker:
             return _Outcome(
                 cfg, compute(cfg, nthread=self.plan.nthread, dataset=ds, on_fold=on_fold)
             )
+        except _TrialLost:
+            raise  # not this trial's result: see run()
         except optuna.TrialPruned as e:
             assert ds is not None
             fp = ds.market.fingerprint.to_dict()
@@ -263,7 +265,12 @@ class Worker:
             seen.append(float(fold_value) if fold_value is not None else 0.0)
             # Wilcoxon compares trials fold by fold: it needs each fold's own score.
             value = seen[-1] if paired else sum(seen) / len(seen)
-            self._report(c.trial_id, k, float(value))
+            if not self._report(c.trial_id, k, float(value)):
+                raise _TrialLost(
+                    f"trial {c.number} was failed as stale by another process while it ran "
+                    f"(raise {ENV_GRACE} if trials outlast the grace period); stopped after "
+                    f"fold {k}"
+                )
             if c.local is None:
                 return  # a re-queued trial has no mirror trial to judge
             c.local.report(float(value), step=k)
@@ -276,15 +283,16 @@ class Worker:
 
         return on_fold
 
-    def _report(self, trial_id: int, step: int, value: float) -> None:
+    def _report(self, trial_id: int, step: int, value: float) -> bool:
         """``trial.report`` into the shared study: one statement (the ORM's path cost about as
-        much CPU per fold as pruning saved)."""
+        much CPU per fold as pruning saved). False if the trial is no longer RUNNING."""
         stored, kind = TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
         with self.conn.transaction():
-            self.conn.execute(
+            row = self.conn.execute(
                 query("optuna_report"),
                 {"trial_id": trial_id, "step": step, "value": stored, "kind": kind.name},
-            )
+            ).fetchone()
+        return row is not None
 
     # -- finishing ----------------------------------------------------------------------------
     def _finish(self, c: _Claimed, outcome: _Outcome) -> None:
@@ -430,11 +438,11 @@ class Worker:
                     continue
                 assert current is not None
                 wait = 0.1
-                outcome = self._compute(current)
                 try:
-                    self._finish(current, outcome)
-                except _TrialLost as e:
+                    self._finish(current, self._compute(current))
+                except _TrialLost as e:  # failed as stale elsewhere: no result, not counted
                     log.warning("%s", e)
+                    current.heartbeat.join()  # stopped already when _finish found it lost
                     self._tell_mirror(current, TrialState.FAIL, None)
                 current = None
         except BaseException:

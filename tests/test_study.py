@@ -393,6 +393,58 @@ def test_sigkill_of_the_whole_run_then_the_same_command_completes(study_dir: Stu
     assert meta["n_complete"] + meta["n_failed"] == 10 and meta["n_running"] == 0
 
 
+def test_a_trial_failed_as_stale_while_its_run_was_paused_stops_at_its_next_fold(
+    study_dir: StudyDir,
+) -> None:
+    """A paused run (SIGSTOP: a suspended laptop, a frozen VM) loses its trial to another run's
+    stale check; when it resumes, its next fold report finds the trial gone and it stops there
+    instead of computing the rest for nothing, then goes on with the study."""
+    name = "paused"
+    space = slow_space(name)
+    space["training"]["cv"] = {"type": "walk_forward", "folds": 5}
+    space["sweep"]["pruner"] = {"type": "median", "startup_trials": 20}  # reports, never prunes
+    study_dir.write("space.yaml", space)
+    cmd = ("run", "space.yaml", "--trials", "4", "--jobs", "1", "--no-progress")
+    paused = study_dir.popen(*cmd, env=FAST_STALE)
+    other = None
+    try:
+        end = time.monotonic() + 90
+        lost = None
+        while lost is None:
+            assert time.monotonic() < end, "the first run never started a trial"
+            assert paused.poll() is None, study_dir.output(paused)
+            try:
+                running = [
+                    t for t in optuna_trials(study_dir.url, name) if t.state.name == "RUNNING"
+                ]
+            except (KeyError, psycopg.errors.UndefinedTable):  # no study yet
+                running = []
+            if running and len(running[0].intermediate_values) <= 2:
+                os.killpg(paused.pid, signal.SIGSTOP)
+                lost = running[0].number
+            time.sleep(0.02)
+        other = study_dir.popen(*cmd, env=FAST_STALE)
+        while optuna_trials(study_dir.url, name)[lost].state.name == "RUNNING":
+            assert time.monotonic() < end + 60, "the paused run's trial was never failed"
+            assert other.poll() is None, study_dir.output(other)
+            time.sleep(0.1)
+        os.killpg(paused.pid, signal.SIGCONT)
+        codes = [p.wait(timeout=180) for p in (paused, other)]
+    finally:
+        for p in (paused, other):
+            if p is not None and p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert codes == [0, 0], [study_dir.output(p) for p in (paused, other)]
+    _, err = study_dir.output(paused)
+    assert f"trial {lost} was failed as stale" in err and "stopped after fold" in err, err
+    trials = assert_consistent(study_dir.url, name, 4)
+    t = trials[lost]
+    assert t.state.name == "FAIL" and not is_counted(t)
+    assert len(t.intermediate_values) < 5  # no fold reported after the loss
+    assert lost not in {e["trial_number"] for e in experiments(study_dir.url, name)}
+
+
 def test_two_concurrent_runs_share_one_budget(study_dir: StudyDir) -> None:
     name = "tiny-concurrent"
     study_dir.write("space.yaml", tiny_space(name))
