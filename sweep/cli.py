@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sweep import __version__
-from sweep.errors import SweepError
+from sweep.errors import ConfigError, SweepError
 from sweep.summary import pct
 
 log = logging.getLogger("sweep")
@@ -239,10 +239,16 @@ def _results(args: argparse.Namespace) -> int:
     from sweep.db import database_url
     from sweep.registry import leaderboard, open_registry, to_json
 
+    if args.every_run and not args.study:
+        # Checked before the database is opened: bad arguments start no server.
+        raise ConfigError(
+            "needs --study NAME",
+            key="--every-run",
+            hint="without --study, `sweep results` lists every run already",
+        )
     conn = open_registry(database_url())
     try:
         if args.study:
-            from sweep.errors import ConfigError
             from sweep.summary import study_row
 
             if study_row(conn, args.study) is None:

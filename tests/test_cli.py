@@ -243,6 +243,17 @@ def test_results_on_an_empty_registry(project: Path) -> None:
     assert json.loads(sweep("results", "--format", "json", cwd=project).stdout) == []
 
 
+def test_results_every_run_without_study_is_a_usage_error(leaderboard_rows: Path) -> None:
+    url = os.environ["SWEEP_DATABASE_URL"]
+    before = db_counts(url)
+    for fmt in ("table", "json"):
+        res = sweep("results", "--every-run", "--format", fmt, cwd=leaderboard_rows)
+        line = one_error_line(res)  # exit 2, nothing on stdout
+        assert line.startswith("error: --every-run: needs --study"), line
+        assert "`sweep results` lists every run already" in line
+    assert db_counts(url) == before
+
+
 def test_db_url_prints_the_url(workdir: Path) -> None:
     res = sweep("db", "url", cwd=workdir)
     assert res.returncode == 0, res.stderr
