@@ -25,6 +25,9 @@ its temp dir) and a fixed sampler seed:
   random`` (seeded per trial number, so both run identical trials, which the script checks);
   a TPE study's proposals depend on which trials have finished, so its ``--jobs 2`` run would
   be another workload.
+* **zero-overhead ceiling**: the scaling pair's configs replayed by two forked bare processes
+  (one XGBoost thread each, claiming configs one by one) against one bare process with both
+  threads: what ``--jobs 2`` / ``--jobs 1`` would be for an engine with no overhead at all.
 * **memory**: ``sweep run --jobs 2`` on a 1h version of the space for a few trials; each worker's
   peak RSS (``VmHWM``, and psutil RSS polled at 20 Hz) is reported against the 600 MB target.
 
@@ -220,6 +223,68 @@ def replay(configs: list[dict[str, Any]], dataset: Dataset, nthread: int) -> Loo
         res.ends.append(d)
     res.wall = time.perf_counter() - t0
     res.cpu = time.process_time() - cpu0
+    res.load_avg = (l0, os.getloadavg()[0])
+    return res
+
+
+def _replay_worker(
+    cfgs: list[Any],
+    dataset: Dataset,
+    nthread: int,
+    nxt: Any,
+    start: Any,
+    out: Any,
+) -> None:
+    """One process of :func:`replay_parallel`: claim the next config, run it, repeat."""
+    ends: list[float] = []
+    iterations: list[int] = []
+    failed = 0
+    start.wait()
+    while True:
+        with nxt.get_lock():
+            i = nxt.value
+            nxt.value += 1
+        if i >= len(cfgs):
+            break
+        try:
+            got = run_pipeline(cfgs[i], dataset, nthread=nthread)
+            iterations.append(int(got.metrics["best_iteration"]))  # type: ignore[arg-type]
+        except PipelineError:
+            failed += 1
+        ends.append(time.perf_counter())  # CLOCK_MONOTONIC: comparable across processes
+    out.put((ends, failed, time.process_time(), iterations))
+
+
+def replay_parallel(
+    configs: list[dict[str, Any]], dataset: Dataset, procs: int, nthread: int
+) -> LoopResult:
+    """The same configs through ``procs`` forked bare processes claiming them one by one (as
+    sweep's workers claim trials), features shared from this process: what process parallelism
+    gives with no registry, no sampler and no overhead at all."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    cfgs = [validate_experiment(c) for c in configs]
+    nxt, start, out = ctx.Value("i", 0), ctx.Event(), ctx.Queue()
+    workers = [
+        ctx.Process(target=_replay_worker, args=(cfgs, dataset, nthread, nxt, start, out))
+        for _ in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    time.sleep(0.5)  # every process started and waiting
+    res = LoopResult(f"replay {procs} procs x nthread={nthread}", len(cfgs), 0.0, 0.0, [])
+    l0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    start.set()
+    got = [out.get() for _ in workers]
+    res.wall = time.perf_counter() - t0
+    for w in workers:
+        w.join()
+    res.ends = sorted(e for ends, _, _, _ in got for e in ends)
+    res.failed = sum(f for _, f, _, _ in got)
+    res.cpu = sum(c for _, _, c, _ in got)  # includes each child's wait before the start
+    res.best_iterations = [i for _, _, _, its in got for i in its]
     res.load_avg = (l0, os.getloadavg()[0])
     return res
 
@@ -611,13 +676,19 @@ def main() -> int:
             log(f"replay of the pair's {n} configs, nthread={t}, no registry")
             pair_replays[t] = replay(pair_configs, dataset, t)
             log(f"  {ms(pair_replays[t].per_trial)}/trial")
+        nthread_par = max(1, nthread_j1 // 2)
+        log(f"replay of the pair's {n} configs, 2 bare processes x nthread={nthread_par}")
+        par = replay_parallel(pair_configs, dataset, 2, nthread_par)
+        log(f"  {ms(par.per_trial)}/trial")
 
         log(f"sweep run --jobs 2 --trials {args.mem_trials} on BTC/USDT 1h (memory, 20 Hz polls)")
         m1h, _ = sweep_run(db, space_files["1h"], tmp, args.mem_trials, 2, "mem1h", hz=20)
         log(f"  {m1h.wall:.1f} s end to end")
 
         print()
-        report(bare_j1, bare_1, rep, j1, rounds, same, pair_replays, m1h, nthread_j1, nthread_j2)
+        report(
+            bare_j1, bare_1, rep, j1, rounds, same, pair_replays, par, m1h, nthread_j1, nthread_j2
+        )
     finally:
         if db is not None and not args.keep:
             db.close()
@@ -661,12 +732,13 @@ def report(
     rounds: list[dict[int, SweepRun]],
     same: bool,
     pair_replays: dict[int, LoopResult],
+    par: LoopResult,
     m1h: SweepRun,
     nthread_j1: int,
     nthread_j2: int,
 ) -> None:
     print("== raw figures ==")
-    loops = (bare_j1, bare_1, rep, *pair_replays.values())
+    loops = (bare_j1, bare_1, rep, *pair_replays.values(), par)
     for b in {id(x): x for x in loops}.values():
         per = b.n
         print(
@@ -809,6 +881,39 @@ def report(
             "-",
         )
     )
+    # What --jobs 2 / --jobs 1 would be for an engine with no overhead at all: two bare processes
+    # (one XGBoost thread each) against one bare process with both threads, same trials.
+    ceiling = pair_replays[nthread_j1].per_trial / par.per_trial
+    rows.append(
+        (
+            f"bare 2 procs / bare 1 proc nthread={nthread_j1}",
+            f"{1.0 / par.per_trial:.2f} trials/s",
+            f"{1.0 / pair_replays[nthread_j1].per_trial:.2f} trials/s",
+            f"{ceiling:.2f}x",
+            "(zero-overhead jobs 2 / jobs 1)",
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "jobs 2 / jobs 1 against that",
+            f"{sc:.2f}x",
+            f"{ceiling:.2f}x",
+            f"{sc / ceiling:.0%}",
+            "(share of the ceiling)",
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "bare 2 procs / pair replay nthread=1",
+            f"{1.0 / par.per_trial:.2f} trials/s",
+            f"{1.0 / one.per_trial:.2f} trials/s",
+            f"{one.per_trial / par.per_trial:.2f}x",
+            "(machine's per-core scaling)",
+            "-",
+        )
+    )
     bare_par = bare_1.per_trial / bare_j1.per_trial
     rows.append(
         (
@@ -878,7 +983,10 @@ def report(
         "The pair's configs replayed with no registry give the per-core scaling of --jobs 2 and "
         "what XGBoost's own threads give --jobs 1 on the same trials: with XGBoost at "
         "cores // jobs threads, --jobs 2 / --jobs 1 cannot exceed cores / (that thread "
-        "speed-up) even with perfect process scaling (the 'ceiling'). "
+        "speed-up) even with perfect process scaling (the 'ceiling'). The same configs run by "
+        "two forked bare processes (no registry, no sampler; they claim configs one by one as "
+        "sweep's workers claim trials) measure that ceiling directly: 'bare 2 procs / bare 1 "
+        "proc' is what --jobs 2 / --jobs 1 would be for an engine with no overhead at all. "
         "Peak RSS is max(VmHWM, polled RSS)."
     )
 
