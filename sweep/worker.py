@@ -397,8 +397,9 @@ class Worker:
     def _tell_mirror(self, c: _Claimed, state: TrialState, values: list[float] | None) -> None:
         self.mirror.known.add(c.trial_id)
         if c.local is not None:
-            for key, value in c.constraints.items():
-                c.local.set_constraint(key, value)
+            if state is TrialState.COMPLETE:
+                for key, value in c.constraints.items():
+                    c.local.set_constraint(key, value)
             self.mirror.study.tell(c.local, values, state=state)
         elif state is not TrialState.FAIL:
             frozen = self.storage.get_trial(c.trial_id)
