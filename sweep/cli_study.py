@@ -72,7 +72,8 @@ class _ProgressBar:
         new = done - p.done_at_start
         eta = (p.elapsed / new * (p.target - done)) if new > 0 else None
         best = "-" if p.best is None else f"{p.best:.3f}"
-        who = f" ({p.best_id.rsplit('-', 1)[-1]})" if p.best_id else ""
+        flag = ", infeasible" if p.infeasible else ""
+        who = f" ({p.best_id.rsplit('-', 1)[-1]}{flag})" if p.best_id else ""
         fill = int(frac * 24)
         line = (
             f"{p.name}  {done}/{p.target} [{'#' * fill}{'.' * (24 - fill)}] "

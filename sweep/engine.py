@@ -47,6 +47,7 @@ class Progress:
     objective: str
     elapsed: float
     done_at_start: int
+    infeasible: bool = False  # the best so far misses the study's constraints (none meets them)
 
 
 def data_fingerprints(space: SearchSpace) -> dict[str, Any]:
@@ -227,6 +228,7 @@ class _Watcher:
     ) -> None:
         self.url, self.name, self.target = url, name, target
         self.objective = settings.objectives[0]
+        self.constrained = bool(settings.thresholds)
         self.maximize = settings.directions[0] == "maximize"
         self.done_at_start = done_at_start
         self.on_progress = on_progress
@@ -276,5 +278,6 @@ class _Watcher:
                 self.objective,
                 time.monotonic() - self.t0,
                 self.done_at_start,
+                infeasible=bool(row and self.constrained and not row[2]),
             )
         )

@@ -232,7 +232,7 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     thresholds = {"min_trades": 40, "max_drawdown": 0.02}
     space["sweep"]["constraints"] = thresholds
     study_dir.write("space.yaml", space)
-    p = study_dir.sweep("run", "space.yaml", "--trials", "10", "--jobs", "2", "--no-progress")
+    p = study_dir.sweep("run", "space.yaml", "--trials", "10", "--jobs", "2")  # with progress
     assert p.returncode == 0, p.stderr
 
     trials = assert_consistent(study_dir.url, name, 10)
@@ -250,6 +250,11 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     pool = both or met or passing or ok
     best = max(pool, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
     assert study_meta(study_dir.url, name)["best_experiment_id"] == best["experiment_id"]
+    # the progress line's best so far: the best feasible trial, flagged when none is feasible
+    shown = max(met or ok, key=lambda r: r["metrics"]["sharpe"])
+    flag = "" if met else ", infeasible"
+    last = [ln for ln in p.stderr.splitlines() if "best sharpe" in ln][-1]
+    assert f"({shown['experiment_id'].rsplit('-', 1)[-1]}{flag})" in last, last
 
 
 def test_resume_runs_the_remainder_and_a_changed_space_is_refused(study_dir: StudyDir) -> None:
