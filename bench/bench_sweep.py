@@ -25,7 +25,7 @@ its temp dir) and a fixed sampler seed:
   random`` (seeded per trial number, so both run identical trials, which the script checks);
   a TPE study's proposals depend on which trials have finished, so its ``--jobs 2`` run would
   be another workload.
-* **zero-overhead ceiling**: the scaling pair's configs replayed by two forked bare processes
+* **zero-overhead ceiling**: the scaling pair's configs replayed by two bare processes
   (one XGBoost thread each, claiming configs one by one) against one bare process with both
   threads: what ``--jobs 2`` / ``--jobs 1`` would be for an engine with no overhead at all.
 * **memory**: ``sweep run --jobs 2`` on a 1h version of the space for a few trials; each worker's
@@ -239,7 +239,7 @@ def _replay_worker(
     ends: list[float] = []
     iterations: list[int] = []
     failed = 0
-    start.wait()
+    start.wait()  # every process ready, and the parent's clock starting
     while True:
         with nxt.get_lock():
             i = nxt.value
@@ -258,32 +258,33 @@ def _replay_worker(
 def replay_parallel(
     configs: list[dict[str, Any]], dataset: Dataset, procs: int, nthread: int
 ) -> LoopResult:
-    """The same configs through ``procs`` forked bare processes claiming them one by one (as
-    sweep's workers claim trials), features shared from this process: what process parallelism
-    gives with no registry, no sampler and no overhead at all."""
+    """The same configs through ``procs`` bare processes claiming them one by one (as sweep's
+    workers claim trials), features computed by this process and sent to them: what process
+    parallelism gives with no registry, no sampler and no overhead at all."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork")
+    # A fork server, not a plain fork: this process has run multi-threaded XGBoost (OpenMP),
+    # which a forked child could deadlock in; sweep's own workers start the same way.
+    ctx = mp.get_context("forkserver")
     cfgs = [validate_experiment(c) for c in configs]
-    nxt, start, out = ctx.Value("i", 0), ctx.Event(), ctx.Queue()
+    nxt, start, out = ctx.Value("i", 0), ctx.Barrier(procs + 1), ctx.Queue()
     workers = [
         ctx.Process(target=_replay_worker, args=(cfgs, dataset, nthread, nxt, start, out))
         for _ in range(procs)
     ]
     for w in workers:
         w.start()
-    time.sleep(0.5)  # every process started and waiting
     res = LoopResult(f"replay {procs} procs x nthread={nthread}", len(cfgs), 0.0, 0.0, [])
     l0 = os.getloadavg()[0]
+    start.wait()
     t0 = time.perf_counter()
-    start.set()
     got = [out.get() for _ in workers]
     res.wall = time.perf_counter() - t0
     for w in workers:
         w.join()
     res.ends = sorted(e for ends, _, _, _ in got for e in ends)
     res.failed = sum(f for _, f, _, _ in got)
-    res.cpu = sum(c for _, _, c, _ in got)  # includes each child's wait before the start
+    res.cpu = sum(c for _, _, c, _ in got)  # includes each child's start-up (imports)
     res.best_iterations = [i for _, _, _, its in got for i in its]
     res.load_avg = (l0, os.getloadavg()[0])
     return res
@@ -984,7 +985,7 @@ def report(
         "what XGBoost's own threads give --jobs 1 on the same trials: with XGBoost at "
         "cores // jobs threads, --jobs 2 / --jobs 1 cannot exceed cores / (that thread "
         "speed-up) even with perfect process scaling (the 'ceiling'). The same configs run by "
-        "two forked bare processes (no registry, no sampler; they claim configs one by one as "
+        "two bare processes (no registry, no sampler; they claim configs one by one as "
         "sweep's workers claim trials) measure that ceiling directly: 'bare 2 procs / bare 1 "
         "proc' is what --jobs 2 / --jobs 1 would be for an engine with no overhead at all. "
         "Peak RSS is max(VmHWM, polled RSS)."

@@ -94,6 +94,8 @@ class BacktestConfig(_Strict):
 class GateConfig(_Strict):
     """Pass/fail thresholds; ``null`` switches a check off."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     min_sharpe: Annotated[float, Strict()] | None = 1.0
     min_win_rate: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = 0.5
     min_trades: Annotated[int, Strict(), Field(ge=0)] | None = 30

@@ -40,9 +40,11 @@ def constraint_values(
     ``(threshold - value) / |threshold|`` (``value - threshold`` for a maximum; divided by 1 when
     the threshold is 0). At most 0 means met, so a value equal to its threshold passes, as in the
     gate. Relative, so a shortfall of 10 trades and one of 0.1 Sharpe weigh alike in the sum by
-    which Optuna ranks infeasible trials. A missing or NaN metric counts as a shortfall of 1."""
+    which Optuna ranks infeasible trials. A missing or NaN metric counts as a shortfall of 1.
+    Keys come sorted: Optuna's GP sampler reads a trial's constraints by position, so every path
+    (a worker's own trial, a mirrored or re-queued one) must give them in one order."""
     out: dict[str, float] = {}
-    for key, threshold in thresholds.items():
+    for key, threshold in sorted(thresholds.items()):
         metric, is_minimum = PER_RUN_CHECKS[key]
         raw = metrics.get(metric)
         value = None if raw is None else float(raw)

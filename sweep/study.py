@@ -44,10 +44,12 @@ CONSTRAINT_PREFIX = "constraints:"
 
 def quiet_optuna() -> None:
     """Silence Optuna's notices about the features sweep uses on purpose (heartbeats with
-    ask/tell, stale-trial retry) and its per-trial INFO logs; real warnings still show."""
+    ask/tell, stale-trial retry, constraints with a sampler that cannot use them, as the README
+    says) and its per-trial INFO logs; real warnings still show."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+    warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")
 
 
 def trial_experiment_id(study_name: str, number: int) -> str:

@@ -159,9 +159,7 @@ def summary_lines(s: StudySummary) -> list[str]:
         m = s.best["metrics"] or {}
         shown = ["sharpe", "win_rate", "alpha", "n_trades"]
         extra = [o for o in s.objectives if o not in shown]
-        verdict = "passed the gate" if passed_own_gate(s.best) else "no trial passed the gate"
-        if s.thresholds and not is_feasible(s.best, s.thresholds):
-            verdict += "; no trial met the constraints"
+        verdict = _verdict(s)
         lines.append(
             f"best: {s.best['experiment_id']} ({verdict}) — Sharpe {_fmt(m.get('sharpe'))}, "
             f"WR {pct(m.get('win_rate'))}, vs B&H {pct(m.get('alpha'), True)}, "
@@ -181,6 +179,22 @@ def summary_lines(s: StudySummary) -> list[str]:
     if s.failures:
         lines.append("failures: " + "; ".join(f"{n}× {reason}" for reason, n in s.failures.items()))
     return lines
+
+
+def _verdict(s: StudySummary) -> str:
+    """Why the chosen trial is the one (the pools of :func:`pick_best`, in order)."""
+    assert s.best is not None
+    passed = passed_own_gate(s.best)
+    if not s.thresholds:
+        return "passed the gate" if passed else "no trial passed the gate"
+    met = is_feasible(s.best, s.thresholds)
+    if met and passed:
+        return "met the constraints and passed the gate"
+    if met:
+        return "met the constraints; no trial that met them passed the gate"
+    if passed:
+        return "passed the gate; no trial met the constraints"
+    return "no trial met the constraints or passed the gate"
 
 
 def study_summary_lines(conn: Connection, name: str) -> list[str]:

@@ -353,6 +353,10 @@ class Worker:
             if ro.status == "pruned":
                 attrs["pruned_reason"] = ro.error
                 state, reason = TrialState.PRUNED, None
+                # No final metrics: every constraint counts as missed in full (a shortfall of
+                # 1), or TPE would take a trial without values as feasible and rank it above
+                # every infeasible completed one.
+                c.constraints = constraint_values(self.space.settings.thresholds, {})
             elif ro.status == "ok" and ro.metrics is not None:
                 attrs.update({k: ro.metrics.get(k) for k in ATTR_METRICS})
                 attrs["gate_passed"] = ro.gate_passed
@@ -397,12 +401,14 @@ class Worker:
     def _tell_mirror(self, c: _Claimed, state: TrialState, values: list[float] | None) -> None:
         self.mirror.known.add(c.trial_id)
         if c.local is not None:
-            if state is TrialState.COMPLETE:
+            if state is not TrialState.FAIL:
                 for key, value in c.constraints.items():
                     c.local.set_constraint(key, value)
             self.mirror.study.tell(c.local, values, state=state)
         elif state is not TrialState.FAIL:
             frozen = self.storage.get_trial(c.trial_id)
+            # constraint values in one order everywhere (GP reads them by position)
+            frozen.system_attrs = dict(sorted(frozen.system_attrs.items()))
             self.mirror.study.add_trial(frozen)
 
     def _abandon(self, c: _Claimed) -> None:
@@ -443,7 +449,7 @@ class Worker:
                     self._finish(current, self._compute(current))
                 except _TrialLost as e:  # failed as stale elsewhere: no result, not counted
                     log.warning("%s", e)
-                    current.heartbeat.join()  # stopped already when _finish found it lost
+                    current.heartbeat.join()  # a no-op if _finish stopped it already
                     self._tell_mirror(current, TrialState.FAIL, None)
                 current = None
         except BaseException:

@@ -213,6 +213,8 @@ BAD_VALUES: list[tuple[str, Any, str, str]] = [
     ("experiment_id", "", "safe name", "''"),
     ("experiment_id", ".hidden", "safe name", "'.hidden'"),
     ("feature_groups", [], "at least 1 item", "'[]'"),
+    ("gate.min_alpha", float("nan"), "finite number", "nan"),
+    ("gate.min_sharpe", float("inf"), "finite number", "inf"),
 ]
 
 

@@ -104,6 +104,7 @@ def test_constraint_values_reach_the_sampler_study(shared: optuna.Study, fresh_d
     whether it finished before the first look or while the mirror held it as running."""
     done = _other_worker_starts(shared)
     done.set_constraint("min_trades", 0.5)
+    done.set_constraint("max_drawdown", -0.1)  # stored after min_trades
     shared.tell(done, 1.0)
     busy = _other_worker_starts(shared)
     mirror = _mirror()
@@ -113,6 +114,8 @@ def test_constraint_values_reach_the_sampler_study(shared: optuna.Study, fresh_d
         shared.tell(busy, 0.5)
         assert mirror.sync(conn) == 1
     got = {t.values[0]: t.constraints for t in mirror.study.get_trials()}
-    assert got == {1.0: {"min_trades": 0.5}, 0.5: {"min_trades": -0.25}}
+    assert got == {1.0: {"max_drawdown": -0.1, "min_trades": 0.5}, 0.5: {"min_trades": -0.25}}
+    # in one order (by name) whatever order they were stored in: GP reads them by position
+    assert list(got[1.0]) == ["max_drawdown", "min_trades"]
     # Optuna itself now sees which is feasible: best_trial skips the better, infeasible one
     assert mirror.study.best_trial.values == [0.5]

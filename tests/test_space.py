@@ -466,6 +466,7 @@ def test_constraints_mapping_and_the_default(tmp_path: Path) -> None:
         ({"min_trades": "30"}, None, "sweep.constraints.min_trades", "integer"),
         ({"min_win_rate": 1.5}, None, "sweep.constraints.min_win_rate", "less than or equal"),
         ({"min_sharpe": None}, None, "sweep.constraints.min_sharpe", "needs a threshold"),
+        ({"min_alpha": float("nan")}, None, "sweep.constraints.min_alpha", "finite number"),
         ({}, None, "sweep.constraints", "gate, or a mapping"),
         ("gates", None, "sweep.constraints", "gate, or a mapping"),
         (

@@ -232,14 +232,17 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     thresholds = {"min_trades": 40, "max_drawdown": 0.02}
     space["sweep"]["constraints"] = thresholds
     study_dir.write("space.yaml", space)
-    p = study_dir.sweep("run", "space.yaml", "--trials", "10", "--jobs", "2")  # with progress
+    # 14 trials: TPE samples the last 4 (after 10 start-up trials) from constrained trials
+    p = study_dir.sweep("run", "space.yaml", "--trials", "14", "--jobs", "2")  # with progress
     assert p.returncode == 0, p.stderr
 
-    trials = assert_consistent(study_dir.url, name, 10)
+    trials = assert_consistent(study_dir.url, name, 14)
     by_id = {r["experiment_id"]: r for r in results(study_dir.url, name)}
     for t in trials:
+        assert t.state.name == "COMPLETE", t
         metrics = by_id[t.user_attrs["experiment_id"]]["metrics"]
         assert t.constraints == constraint_values(thresholds, metrics)
+        assert list(t.constraints) == sorted(thresholds)  # one order everywhere
     ok = [r for r in by_id.values() if r["status"] == "ok"]
     met = [r for r in ok if feasible(thresholds, r["metrics"])]
     assert f"met by {len(met)} of {len(ok)} completed trials" in p.stdout
@@ -250,11 +253,35 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     pool = both or met or passing or ok
     best = max(pool, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
     assert study_meta(study_dir.url, name)["best_experiment_id"] == best["experiment_id"]
-    # the progress line's best so far: the best feasible trial, flagged when none is feasible
-    shown = max(met or ok, key=lambda r: r["metrics"]["sharpe"])
+    # the progress line's final best so far is that same trial, flagged when none is feasible
     flag = "" if met else ", infeasible"
     last = [ln for ln in p.stderr.splitlines() if "best sharpe" in ln][-1]
-    assert f"({shown['experiment_id'].rsplit('-', 1)[-1]}{flag})" in last, last
+    assert f"({best['experiment_id'].rsplit('-', 1)[-1]}{flag})" in last, last
+
+
+def test_a_pruned_trial_misses_every_constraint_in_full(study_dir: StudyDir) -> None:
+    """A pruned trial has no final metrics; without constraint values Optuna's TPE would take it
+    as feasible and rank it above every infeasible completed trial."""
+    name = "constrained-pruned"
+    space = tiny_space(name)
+    space["training"]["cv"] = {"type": "walk_forward", "folds": 3}
+    space["sweep"]["pruner"] = {
+        "type": "percentile",
+        "percentile": 25,
+        "startup_trials": 1,
+        "warmup_folds": 1,
+    }
+    space["sweep"]["constraints"] = {"min_trades": 10}
+    study_dir.write("space.yaml", space)
+    p = study_dir.sweep("run", "space.yaml", "--trials", "8", "--jobs", "1", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    trials = assert_consistent(study_dir.url, name, 8)
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned, "a top-25% pruner after one fold stops some of 8 trials"
+    assert all(t.constraints == {"min_trades": 1.0} for t in pruned)
+    for t in trials:
+        if t.state.name == "COMPLETE":
+            assert t.constraints["min_trades"] == (10 - t.user_attrs["n_trades"]) / 10
 
 
 def test_resume_runs_the_remainder_and_a_changed_space_is_refused(study_dir: StudyDir) -> None:

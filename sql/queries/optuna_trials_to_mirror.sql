@@ -12,7 +12,7 @@ SELECT t.trial_id,
        (SELECT json_agg(json_build_array(i.step, i.intermediate_value,
                                          i.intermediate_value_type::text))
         FROM trial_intermediate_values i WHERE i.trial_id = t.trial_id) AS intermediate,
-       (SELECT json_object_agg(a.key, a.value_json)
+       (SELECT json_object_agg(a.key, a.value_json ORDER BY a.key)
         FROM trial_system_attributes a
         WHERE a.trial_id = t.trial_id AND a.key LIKE 'constraints:%%') AS constraints
 FROM trials t

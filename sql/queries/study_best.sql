@@ -1,17 +1,27 @@
--- The best registered trial of a study so far on one metric (for the progress display): among
--- the trials that met the study's constraints (no positive Optuna `constraints:` value on the
--- trial) when any did, as the chosen trial is.
-SELECT e.experiment_id, (r.metrics ->> %(metric)s)::float AS value,
-       NOT EXISTS (SELECT 1
+-- The best registered trial of a study so far on one metric (for the progress display), by the
+-- chosen trial's rule (sweep.summary.pick_best, first objective): among the trials that met the
+-- constraints (COMPLETE in Optuna with no positive `constraints:` value) and passed the gate's
+-- per-run checks, else those that met the constraints, else those that passed, else all.
+WITH c AS (
+    SELECT e.experiment_id, e.trial_number, (r.metrics ->> %(metric)s)::float AS value,
+           EXISTS (SELECT 1
                    FROM studies s
                    JOIN trials t ON t.study_id = s.study_id AND t.number = e.trial_number
-                   JOIN trial_system_attributes a ON a.trial_id = t.trial_id
-                   WHERE s.study_name = e.study_name AND a.key LIKE 'constraints:%%'
-                     AND a.value_json::float > 0) AS feasible
-FROM model_results r
-JOIN experiments e USING (experiment_id)
-WHERE e.study_name = %(study_name)s AND r.status = 'ok' AND NOT r.holdout
-ORDER BY feasible DESC,
-         CASE WHEN %(maximize)s THEN (r.metrics ->> %(metric)s)::float END DESC NULLS LAST,
-         (r.metrics ->> %(metric)s)::float ASC NULLS LAST
+                   WHERE s.study_name = e.study_name AND t.state = 'COMPLETE'
+                     AND NOT EXISTS (SELECT 1 FROM trial_system_attributes a
+                                     WHERE a.trial_id = t.trial_id
+                                       AND a.key LIKE 'constraints:%%'
+                                       AND a.value_json::float > 0)) AS feasible,
+           NOT EXISTS (SELECT 1 FROM unnest(r.gate_failures) AS f
+                       WHERE f NOT LIKE 'dsr %%' AND f NOT LIKE 'pbo %%') AS passed
+    FROM model_results r
+    JOIN experiments e USING (experiment_id)
+    WHERE e.study_name = %(study_name)s AND r.status = 'ok' AND NOT r.holdout
+)
+SELECT experiment_id, value, feasible
+FROM c
+ORDER BY feasible AND passed DESC, feasible DESC, passed DESC,
+         CASE WHEN %(maximize)s THEN value END DESC NULLS LAST,
+         value ASC NULLS LAST,
+         trial_number
 LIMIT 1;
