@@ -603,6 +603,9 @@ def _check_configs(space: SearchSpace, lines: Mapping[str, int]) -> None:
     if not space.params:
         validate_experiment(space.template, file=space.file, lines=lines)
         return
+    # Every range at its first value: an error here names its own key (a fixed key, or a range
+    # whose first value is bad), so the ranges' checks below can blame the one value they moved.
+    validate_experiment(space.apply(base, trial_id), file=space.file, lines=lines)
     for p in space.params:
         for v in p.extremes():
             values = dict(base)

@@ -485,3 +485,24 @@ def test_bad_constraints_name_the_key(
     path, message = space_error(tmp_path, data)
     assert message.startswith(f"{path}: {key}"), message
     assert words in message
+
+
+@pytest.mark.parametrize(
+    ("dotted", "key", "shown"),
+    [
+        ({"gate__min_trades": "thirty"}, "gate.min_trades", "'thirty'"),
+        ({"position__size": 2}, "position.size", "2"),
+        ({"model__max_depth": {"int": [0, 8]}}, "model.max_depth", "0"),
+        ({"training__min_sample": 1000}, "training.min_sample", None),
+    ],
+)
+def test_an_error_in_a_space_file_names_its_own_key(
+    tmp_path: Path, dotted: dict[str, Any], key: str, shown: str | None
+) -> None:
+    """Not the first range's key: every range is checked with the others at their first value,
+    and a fixed key's error was once blamed on that first range."""
+    data = with_values(feature_groups={"subset": GROUPS}, target__horizon={"int": [1, 5]}, **dotted)
+    path, message = space_error(tmp_path, data)
+    assert message.startswith(f"{path}: {key}"), message
+    if shown is not None:
+        assert f"(got {shown})" in message, message
