@@ -25,6 +25,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from sweep.registry import Connection, query
+from sweep.study import CONSTRAINTS_KEY
 
 _INF = {"INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
 
@@ -61,7 +62,7 @@ class Mirror:
         ).fetchall()
         for trial_id, state, params, values, intermediate, constraints in rows:
             tid, st = int(trial_id), str(state)
-            system = {k: json.loads(v) for k, v in (constraints or {}).items()}
+            system = {CONSTRAINTS_KEY: json.loads(constraints)} if constraints else {}
             if st == "RUNNING":
                 self._add_running(tid, params or [])
             elif tid in self.running:

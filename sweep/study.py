@@ -37,9 +37,11 @@ ENV_GRACE = "SWEEP_HEARTBEAT_GRACE"
 _OPTUNA_SCHEMA_LOCK = 0x5377_6565_71  # advisory-lock key for creating Optuna's tables
 FAIL_REASON = "fail_reason"  # user attribute of a trial that failed as a result (counted)
 INTERRUPTED = "interrupted"  # user attribute of a trial stopped by Ctrl-C (not counted)
-# Optuna's system-attribute prefix for a trial's constraint values (Trial.set_constraint's format,
-# which its samplers, best_trial and the dashboard read)
-CONSTRAINT_PREFIX = "constraints:"
+# A trial's constraint values: Optuna's system attribute holding them as a list (the form its
+# constraints_func path writes; its samplers and best_trial read it, and so does optuna-dashboard,
+# which does not read Trial.set_constraint's per-name keys), and sweep's user attribute holding
+# them by name, in the same (sorted) order
+CONSTRAINTS_KEY = "constraints"
 
 
 def quiet_optuna() -> None:

@@ -47,7 +47,7 @@ from sweep.runner import (
 )
 from sweep.space import SearchSpace, parse_space
 from sweep.study import (
-    CONSTRAINT_PREFIX,
+    CONSTRAINTS_KEY,
     ENV_GRACE,
     FAIL_REASON,
     INTERRUPTED,
@@ -375,14 +375,16 @@ class Worker:
                 reason = ro.error
         if state is TrialState.FAIL:
             attrs[FAIL_REASON] = reason or "unknown error"
+        if c.constraints:
+            attrs[CONSTRAINTS_KEY] = c.constraints
         self._write_attrs(c.trial_id, attrs)
         if c.constraints:
             self.conn.execute(
                 query("optuna_set_system_attrs"),
                 {
                     "trial_id": c.trial_id,
-                    "keys": [CONSTRAINT_PREFIX + k for k in c.constraints],
-                    "values": [json.dumps(v) for v in c.constraints.values()],
+                    "keys": [CONSTRAINTS_KEY],
+                    "values": [json.dumps(list(c.constraints.values()))],
                 },
             )
         return state, values, model_path
@@ -401,14 +403,13 @@ class Worker:
     def _tell_mirror(self, c: _Claimed, state: TrialState, values: list[float] | None) -> None:
         self.mirror.known.add(c.trial_id)
         if c.local is not None:
-            if state is not TrialState.FAIL:
-                for key, value in c.constraints.items():
-                    c.local.set_constraint(key, value)
+            if state is not TrialState.FAIL and c.constraints:
+                self.mirror.storage.set_trial_system_attr(
+                    c.local._trial_id, CONSTRAINTS_KEY, list(c.constraints.values())
+                )
             self.mirror.study.tell(c.local, values, state=state)
         elif state is not TrialState.FAIL:
             frozen = self.storage.get_trial(c.trial_id)
-            # constraint values in one order everywhere (GP reads them by position)
-            frozen.system_attrs = dict(sorted(frozen.system_attrs.items()))
             self.mirror.study.add_trial(frozen)
 
     def _abandon(self, c: _Claimed) -> None:

@@ -41,7 +41,9 @@ def wait_for(url: str, proc: Any, limit: float = 20) -> Any:
 
 
 def test_dashboard_serves_the_study_with_its_trial_attributes(study_dir: StudyDir) -> None:
-    study_dir.write("space.yaml", tiny_space(NAME))
+    space = tiny_space(NAME)
+    space["sweep"]["constraints"] = {"min_trades": 20, "max_drawdown": 0.05}
+    study_dir.write("space.yaml", space)
     p = study_dir.sweep("run", "space.yaml", "--trials", "6", "--jobs", "2", "--no-progress")
     assert p.returncode == 0, p.stderr
 
@@ -87,6 +89,9 @@ def test_dashboard_serves_the_study_with_its_trial_attributes(study_dir: StudyDi
         assert set(params) == set(expected[n].params)
         assert params["target.horizon"] == str(expected[n].params["target.horizon"])
         assert params["feature_groups"] == expected[n].params["feature_groups"]
+        # the constraint values, in the names' order (the user attribute names them)
+        assert t["constraints"] == list(expected[n].constraints.values())
+        assert len(t["constraints"]) == 2
     # the dashboard's column list knows the user attributes sweep sets
     union = {a["key"] for a in detail["union_user_attrs"]}
     assert {"experiment_id", "sharpe", "win_rate", "n_trades"} <= union

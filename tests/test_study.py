@@ -226,7 +226,8 @@ def test_small_study_registers_every_trial_and_reports_it(study_dir: StudyDir) -
 
 def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir: StudyDir) -> None:
     """`sweep.constraints`: each completed trial carries Optuna constraint values (what its
-    samplers, best_trial and the dashboard read), and the chosen trial is a feasible one."""
+    samplers, best_trial and the dashboard read), named in a user attribute, and the chosen
+    trial is a feasible one."""
     name = "constrained"
     space = tiny_space(name)
     thresholds = {"min_trades": 40, "max_drawdown": 0.02}
@@ -240,9 +241,10 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     by_id = {r["experiment_id"]: r for r in results(study_dir.url, name)}
     for t in trials:
         assert t.state.name == "COMPLETE", t
-        metrics = by_id[t.user_attrs["experiment_id"]]["metrics"]
-        assert t.constraints == constraint_values(thresholds, metrics)
-        assert list(t.constraints) == sorted(thresholds)  # one order everywhere
+        want = constraint_values(thresholds, by_id[t.user_attrs["experiment_id"]]["metrics"])
+        assert t.user_attrs["constraints"] == want
+        assert list(want) == sorted(thresholds)  # one order everywhere: GP reads by position
+        assert list(t.constraints.values()) == list(want.values())  # as Optuna reads them
     ok = [r for r in by_id.values() if r["status"] == "ok"]
     met = [r for r in ok if feasible(thresholds, r["metrics"])]
     assert f"met by {len(met)} of {len(ok)} completed trials" in p.stdout
@@ -278,10 +280,11 @@ def test_a_pruned_trial_misses_every_constraint_in_full(study_dir: StudyDir) -> 
     trials = assert_consistent(study_dir.url, name, 8)
     pruned = [t for t in trials if t.state.name == "PRUNED"]
     assert pruned, "a top-25% pruner after one fold stops some of 8 trials"
-    assert all(t.constraints == {"min_trades": 1.0} for t in pruned)
+    assert all(list(t.constraints.values()) == [1.0] for t in pruned)
+    assert all(t.user_attrs["constraints"] == {"min_trades": 1.0} for t in pruned)
     for t in trials:
         if t.state.name == "COMPLETE":
-            assert t.constraints["min_trades"] == (10 - t.user_attrs["n_trades"]) / 10
+            assert list(t.constraints.values()) == [(10 - t.user_attrs["n_trades"]) / 10]
 
 
 def test_resume_runs_the_remainder_and_a_changed_space_is_refused(study_dir: StudyDir) -> None:

@@ -12,9 +12,9 @@ SELECT t.trial_id,
        (SELECT json_agg(json_build_array(i.step, i.intermediate_value,
                                          i.intermediate_value_type::text))
         FROM trial_intermediate_values i WHERE i.trial_id = t.trial_id) AS intermediate,
-       (SELECT json_object_agg(a.key, a.value_json ORDER BY a.key)
+       (SELECT a.value_json
         FROM trial_system_attributes a
-        WHERE a.trial_id = t.trial_id AND a.key LIKE 'constraints:%%') AS constraints
+        WHERE a.trial_id = t.trial_id AND a.key = 'constraints') AS constraints
 FROM trials t
 JOIN studies s ON s.study_id = t.study_id
 WHERE s.study_name = %(study_name)s

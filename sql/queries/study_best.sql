@@ -1,6 +1,6 @@
 -- The best registered trial of a study so far on one metric (for the progress display), by the
 -- chosen trial's rule (sweep.summary.pick_best, first objective): among the trials that met the
--- constraints (COMPLETE in Optuna with no positive `constraints:` value) and passed the gate's
+-- constraints (COMPLETE in Optuna with no positive `constraints` value) and passed the gate's
 -- per-run checks, else those that met the constraints, else those that passed, else all.
 WITH c AS (
     SELECT e.experiment_id, e.trial_number, (r.metrics ->> %(metric)s)::float AS value,
@@ -8,10 +8,11 @@ WITH c AS (
                    FROM studies s
                    JOIN trials t ON t.study_id = s.study_id AND t.number = e.trial_number
                    WHERE s.study_name = e.study_name AND t.state = 'COMPLETE'
-                     AND NOT EXISTS (SELECT 1 FROM trial_system_attributes a
-                                     WHERE a.trial_id = t.trial_id
-                                       AND a.key LIKE 'constraints:%%'
-                                       AND a.value_json::float > 0)) AS feasible,
+                     AND NOT EXISTS (SELECT 1
+                                     FROM trial_system_attributes a,
+                                          json_array_elements_text(a.value_json::json) AS v
+                                     WHERE a.trial_id = t.trial_id AND a.key = 'constraints'
+                                       AND v::float > 0)) AS feasible,
            NOT EXISTS (SELECT 1 FROM unnest(r.gate_failures) AS f
                        WHERE f NOT LIKE 'dsr %%' AND f NOT LIKE 'pbo %%') AS passed
     FROM model_results r
