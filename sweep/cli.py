@@ -305,7 +305,7 @@ def _results(args: argparse.Namespace) -> int:
     print(format_table(rows, cols, rename={"order_value": args.order}))
     total = int(rows[0]["n_matching"]) if rows else 0
     if total > len(rows):
-        print(f"(showing {len(rows)} of {total}; --top N for more)")
+        print(f"(showing {len(rows)} of {total}; a larger --top N shows more)")
     if summary:
         print()
         print("\n".join(summary))

@@ -21,6 +21,7 @@ from sweep.registry import open_registry, query
 from sweep.runner import load_dataset
 from sweep.space import SearchSpace, first_value
 from sweep.study import (
+    PER_TRIAL_SEEDED,
     TrialCounts,
     create_storage,
     finish_study,
@@ -97,6 +98,15 @@ def run_study(
     if jobs < 1:
         raise ConfigError("must be >= 1", key="--jobs", value=jobs)
     nthread = max(1, cores // jobs)
+    sampler = space.settings.sampler
+    if jobs > 1 and sampler not in PER_TRIAL_SEEDED:
+        log.warning(
+            "sampler %s keeps its state in each worker: the %d workers run independent %s "
+            "searches (use --jobs 1 for one search)",
+            sampler,
+            jobs,
+            sampler,
+        )
     ctx = _worker_context() if jobs > 1 else None  # its imports overlap the checks below
     fingerprints = data_fingerprints(space)
     url = database_url()

@@ -359,13 +359,16 @@ def resolve_constraints(
         if name not in PER_RUN_CHECKS:
             study_level = name in ("min_dsr", "max_pbo")
             raise ConfigError(
-                "is about the whole study, not one trial; keep it under gate:"
+                "is about the whole study, not one trial"
                 if study_level
                 else "unknown constraint; "
                 + did_you_mean(str(name), list(PER_RUN_CHECKS), "allowed"),
                 file=file,
                 key=with_line(f"{key}.{name}", lines),
                 value=spec[name],
+                hint="set it under gate:, where the study's chosen trial is held to it"
+                if study_level
+                else None,
             )
     try:
         gate = GateConfig.model_validate(spec)
@@ -374,7 +377,12 @@ def resolve_constraints(
         name = str(err["loc"][0])
         msg = str(err["msg"]).removeprefix("Value error, ")
         raise ConfigError(
-            msg, file=file, key=with_line(f"{key}.{name}", lines), value=err.get("input")
+            msg,
+            file=file,
+            key=with_line(f"{key}.{name}", lines),
+            value=err.get("input"),
+            hint="a threshold in the metric's own terms: min_trades a count, min_win_rate and "
+            "max_drawdown fractions (0.5, 0.25), min_sharpe and min_alpha numbers",
         ) from e
     got = {k: getattr(gate, k) for k in spec}
     if any(v is None for v in got.values()):

@@ -174,6 +174,14 @@ def summary_lines(s: StudySummary) -> list[str]:
             f"have Sharpe {_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
             f"{_fmt(st.get('dsr'))}; PBO {_fmt(st.get('pbo'))}"
         )
+    elif st.get("pbo") is not None:
+        # No DSR: the chosen trial never traded, or fewer than two of the N trials did (no
+        # spread of Sharpe ratios to deflate by). PBO, over all the trials' returns, still holds.
+        lines.append(
+            f"selection bias: N={st.get('n_trials')} trials; no deflated Sharpe ratio (the "
+            "chosen trial never traded, or fewer than two trials did); PBO "
+            f"{_fmt(st.get('pbo'))}"
+        )
     if st.get("study_gate_failures"):
         lines.append("✗ Gate failures (study): " + ", ".join(st["study_gate_failures"]))
     if s.failures:

@@ -70,6 +70,8 @@ def sd(module_db: str, tmp_path_factory: pytest.TempPathFactory) -> StudyDir:
     d.write("multi.yaml", multi)
     p = d.sweep("run", "multi.yaml", "--trials", "8", "--jobs", "2", "--no-progress")
     assert p.returncode == 0, p.stderr
+    # NSGA-II's population lives in each worker: the user is told, once
+    assert p.stderr.count("the 2 workers run independent nsgaii searches") == 1, p.stderr
 
     states = [t.state.name for t in optuna_trials(module_db, STUDY)]
     assert states.count("FAIL") >= 1 and states.count("COMPLETE") >= 3, states

@@ -485,6 +485,7 @@ def test_bad_constraints_name_the_key(
     path, message = space_error(tmp_path, data)
     assert message.startswith(f"{path}: {key}"), message
     assert words in message
+    assert "; " in message.split(" (got ", 1)[-1] or "did you mean" in message  # a hint
 
 
 @pytest.mark.parametrize(
