@@ -211,6 +211,7 @@ def register_study(
         "sampler": s.sampler,
         "seed": s.seed,
         "pruner": s.pruner.describe(),
+        "constraints": Jsonb(s.thresholds),
         "n_trials_target": n_trials,
         "data_fingerprint": Jsonb(dict(fingerprints)),
         "code_version": __version__,

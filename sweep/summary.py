@@ -10,7 +10,6 @@ from psycopg.rows import dict_row
 
 from sweep.gate import PER_RUN_CHECKS, feasible
 from sweep.registry import Connection, query
-from sweep.space import resolve_constraints
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,9 @@ def passed_own_gate(row: dict[str, Any]) -> bool:
 
 
 def study_thresholds(meta: dict[str, Any]) -> dict[str, float]:
-    """The study's resolved ``sweep.constraints`` (from its stored space file)."""
-    space = meta.get("space") or {}
-    sweep = space.get("sweep") or {}
-    got = resolve_constraints(sweep.get("constraints"), space.get("gate"))
-    return {k: float(v) for k, v in got.items()}
+    """The study's ``sweep.constraints`` as resolved when it started (``sweep_studies``); none
+    for a study older than constraints."""
+    return {k: float(v) for k, v in (meta.get("constraints") or {}).items()}
 
 
 def describe_thresholds(thresholds: dict[str, float]) -> str:

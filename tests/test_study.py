@@ -254,7 +254,9 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     both = [r for r in met if not r["gate_failures"]]
     pool = both or met or passing or ok
     best = max(pool, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
-    assert study_meta(study_dir.url, name)["best_experiment_id"] == best["experiment_id"]
+    meta = study_meta(study_dir.url, name)
+    assert meta["best_experiment_id"] == best["experiment_id"]
+    assert meta["constraints"] == thresholds  # as resolved when the study started
     # the progress line's final best so far is that same trial, flagged when none is feasible
     flag = "" if met else ", infeasible"
     last = [ln for ln in p.stderr.splitlines() if "best sharpe" in ln][-1]
