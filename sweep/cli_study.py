@@ -49,6 +49,11 @@ def run_study_command(args: argparse.Namespace, space: SearchSpace) -> int:
         )
     elif not args.quiet:
         print("\n".join(summary_lines(summary)))
+        if summary.status == "timed_out":
+            print(
+                f"stopped by --timeout at {summary.n_results} of {summary.n_target} trials; "
+                "the same command runs the rest"
+            )
         print(
             f"look closer: sweep results --study {summary.name} | sweep dashboard | "
             f"sweep export {summary.name} -o experiments/{summary.name}-best.yaml"

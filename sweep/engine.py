@@ -140,9 +140,10 @@ def run_study(
             else:
                 assert ctx is not None
                 _run_processes(ctx, plans)
-            # --timeout can end a run before the budget is met: then it is resumable, not done
+            # Only --timeout ends a run before the budget is met without an exception: then the
+            # study is resumable, not done.
             met = trial_counts(conn, name).counted >= n_trials
-            status = "completed" if met else "interrupted"
+            status = "completed" if met else "timed_out"
         except KeyboardInterrupt:
             status = "interrupted"
             raise

@@ -482,6 +482,28 @@ def test_a_trial_failed_as_stale_while_its_run_was_paused_stops_at_its_next_fold
     assert lost not in {e["trial_number"] for e in experiments(study_dir.url, name)}
 
 
+def test_timeout_stops_between_trials_and_the_same_command_runs_the_rest(
+    study_dir: StudyDir,
+) -> None:
+    name = "timed"
+    study_dir.write("space.yaml", slow_space(name))
+    cmd = ("run", "space.yaml", "--trials", "12", "--jobs", "1", "--no-progress")
+    first = study_dir.sweep(*cmd, "--timeout", "2")
+    assert first.returncode == 0, first.stderr
+    trials = optuna_trials(study_dir.url, name)
+    done = sum(is_counted(t) for t in trials)
+    assert 1 <= done < 12, done
+    assert [t.number for t in trials if t.state.name == "RUNNING"] == []  # finished, not cut
+    assert study_meta(study_dir.url, name)["status"] == "timed_out"
+    assert f"stopped by --timeout at {done} of 12 trials" in first.stdout
+
+    rest = study_dir.sweep(*cmd)
+    assert rest.returncode == 0, rest.stderr
+    assert_consistent(study_dir.url, name, 12)
+    assert study_meta(study_dir.url, name)["status"] == "completed"
+    assert "--timeout" not in rest.stdout
+
+
 def test_two_concurrent_runs_share_one_budget(study_dir: StudyDir) -> None:
     name = "tiny-concurrent"
     study_dir.write("space.yaml", tiny_space(name))
