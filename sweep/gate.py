@@ -11,7 +11,14 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["PER_RUN_CHECKS", "GateVerdict", "constraint_values", "evaluate_gate", "feasible"]
+__all__ = [
+    "PER_RUN_CHECKS",
+    "GateVerdict",
+    "constraint_values",
+    "evaluate_gate",
+    "feasible",
+    "format_threshold",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,22 @@ def _count(x: float) -> str:
     return f"{x:.0f}"
 
 
+_FORMATS: dict[str, Callable[[float], str]] = {
+    "sharpe": _ratio,
+    "win_rate": _percent,
+    "n_trades": _count,
+    "alpha": _percent,
+    "max_drawdown": _percent,
+    "dsr": _ratio,
+    "pbo": _ratio,
+}
+
+
+def format_threshold(metric: str, x: float) -> str:
+    """A metric's value as the gate prints it: ``1.00``, ``50.0%``, ``30``."""
+    return _FORMATS[metric](x)
+
+
 def evaluate_gate(
     metrics: Mapping[str, float | int | None],
     *,
@@ -95,17 +118,18 @@ def evaluate_gate(
     threshold passes.
     """
     # (metric key, threshold, fails when value is below (True) or above (False), formatter)
-    checks: tuple[tuple[str, float | None, bool, Callable[[float], str]], ...] = (
-        ("sharpe", min_sharpe, True, _ratio),
-        ("win_rate", min_win_rate, True, _percent),
-        ("n_trades", min_trades, True, _count),
-        ("alpha", min_alpha, True, _percent),
-        ("max_drawdown", max_drawdown, False, _percent),
-        ("dsr", min_dsr, True, _ratio),
-        ("pbo", max_pbo, False, _ratio),
+    checks: tuple[tuple[str, float | None, bool], ...] = (
+        ("sharpe", min_sharpe, True),
+        ("win_rate", min_win_rate, True),
+        ("n_trades", min_trades, True),
+        ("alpha", min_alpha, True),
+        ("max_drawdown", max_drawdown, False),
+        ("dsr", min_dsr, True),
+        ("pbo", max_pbo, False),
     )
     failures: list[str] = []
-    for key, threshold, is_minimum, fmt in checks:
+    for key, threshold, is_minimum in checks:
+        fmt = _FORMATS[key]
         if threshold is None:
             continue
         op = "<" if is_minimum else ">"

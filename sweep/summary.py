@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from sweep.gate import PER_RUN_CHECKS, feasible
+from sweep.gate import PER_RUN_CHECKS, feasible, format_threshold
 from sweep.registry import Connection, query
 
 
@@ -53,15 +53,19 @@ def passed_own_gate(row: dict[str, Any]) -> bool:
 def study_thresholds(meta: dict[str, Any]) -> dict[str, float]:
     """The study's ``sweep.constraints`` as resolved when it started (``sweep_studies``); none
     for a study older than constraints."""
-    return {k: float(v) for k, v in (meta.get("constraints") or {}).items()}
+    # sorted, as everywhere (JSONB keeps its own key order)
+    return {k: float(v) for k, v in sorted((meta.get("constraints") or {}).items())}
 
 
 def describe_thresholds(thresholds: dict[str, float]) -> str:
-    """``n_trades >= 30, max_drawdown <= 0.25``: the constraints in the metrics' own terms."""
+    """``n_trades >= 30, max_drawdown <= 25.0%``: the constraints in the metrics' own terms,
+    printed as the gate prints them."""
     parts = []
     for key, threshold in thresholds.items():
         metric, is_minimum = PER_RUN_CHECKS[key]
-        parts.append(f"{metric} {'>=' if is_minimum else '<='} {threshold:g}")
+        parts.append(
+            f"{metric} {'>=' if is_minimum else '<='} {format_threshold(metric, threshold)}"
+        )
     return ", ".join(parts)
 
 
