@@ -18,11 +18,8 @@ Sharpe among those (what the study hands a researcher). Not a test: it prints, i
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +28,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from study_runs import scratch_database, sweep_run  # noqa: E402  (this script's folder)
 
 SPACE_FILE = ROOT / "search_spaces" / "btc-4h.yaml"
 
@@ -54,17 +53,7 @@ def run(work: Path, url: str, seed: int, constraints: str, n: int) -> Outcome:
     space.setdefault("data", {})["dir"] = str(ROOT / "data")
     path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(space, sort_keys=False))
-    env = {
-        **os.environ,
-        "SWEEP_DATABASE_URL": url,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    cmd = [sys.executable, "-m", "sweep.cli", "run", str(path), "--trials", str(n)]
-    cmd += ["--jobs", "1", "--no-progress"]
-    done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise RuntimeError(f"{' '.join(cmd)} exited with {done.returncode}")
+    sweep_run(work, url, path, n)
     with psycopg.connect(url) as c:
         rows = c.execute(
             "SELECT (r.metrics ->> 'n_trades')::int, (r.metrics ->> 'sharpe')::float, "
@@ -90,21 +79,12 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=80)
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sweep-bench-cons-"))
-    os.environ["SWEEP_HOME"] = str(work / ".sweep")
-    server = None
-    if not os.environ.get("SWEEP_DATABASE_URL"):
-        from sweep.db import EmbeddedServer
-
-        server = EmbeddedServer(work / "pgdata")
-        os.environ["SWEEP_DATABASE_URL"] = server.ensure_running()
-    url = os.environ["SWEEP_DATABASE_URL"]
     print(
         f"constraints benchmark: {SPACE_FILE.relative_to(ROOT)} (BTC/USDT 4h, TPE), "
         f"{args.trials} trials per study, jobs 1, seeds 1-{args.seeds}"
     )
     out: list[Outcome] = []
-    try:
+    with scratch_database("sweep-bench-cons-") as (work, url):
         for seed in range(1, args.seeds + 1):
             for constraints in ("none", "gate"):
                 got = run(work, url, seed, constraints, args.trials)
@@ -116,9 +96,6 @@ def main() -> None:
                     f"{best:>5}  median trades {got.median_trades:.0f}",
                     flush=True,
                 )
-    finally:
-        if server is not None:
-            server.stop()
     print()
     print("== summary: constraints gate / none ==")
     for seed in range(1, args.seeds + 1):

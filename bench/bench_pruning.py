@@ -29,11 +29,8 @@ For each study it prints CPU-seconds to reach the target and the ratio to the un
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +40,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from study_runs import scratch_database, sweep_run  # noqa: E402  (this script's folder)
 
 CLEARLY_FEWER = 0.8  # a ratio of CPU-seconds at most this counts as clearly fewer
 
@@ -132,8 +131,7 @@ def read_trials(url: str, study: str) -> list[Trial]:
 
 
 def run(work: Path, url: str, sampler: str, seed: int, pruner: str, n: int) -> Study:
-    """``sweep run`` as a user runs it, in a fresh process: studies run one after another in a
-    long-lived process would pay for the previous ones' garbage (slower later studies)."""
+    """``sweep run`` as a user runs it, in a fresh process (:func:`study_runs.sweep_run`)."""
     tag = pruner.replace("%", "pct")
     name = f"bench-prune-{sampler}{seed}-{tag}-{int(time.time() * 1000) % 10**9}"
     path = work / f"{name}.yaml"
@@ -142,22 +140,11 @@ def run(work: Path, url: str, sampler: str, seed: int, pruner: str, n: int) -> S
             name=name, data=ROOT / "data", sampler=sampler, seed=seed, pruner=PRUNERS[pruner]
         )
     )
-    env = {
-        **os.environ,
-        # One thread: CPU-seconds then count work. XGBoost's second OpenMP thread spins while it
-        # waits, and more so whenever the other core is busy, which made the same trials cost up
-        # to 1.4x more CPU from one study to the next.
-        "OMP_NUM_THREADS": "1",
-        "SWEEP_DATABASE_URL": url,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    cmd = [sys.executable, "-m", "sweep.cli", "run", str(path), "--trials", str(n)]
-    cmd += ["--jobs", "1", "--study", name, "--no-progress"]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise RuntimeError(f"{' '.join(cmd)} exited with {done.returncode}")
+    # One thread: CPU-seconds then count work. XGBoost's second OpenMP thread spins while it
+    # waits, and more so whenever the other core is busy, which made the same trials cost up to
+    # 1.4x more CPU from one study to the next.
+    sweep_run(work, url, path, n, "--study", name, env={"OMP_NUM_THREADS": "1"})
     return Study(pruner, read_trials(url, name), time.perf_counter() - t0)
 
 
@@ -267,27 +254,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds of each comparison")
     ap.add_argument("--no-tpe", dest="tpe", action="store_false", help="paired comparison only")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sweep-bench-prune-"))
-    os.environ["SWEEP_HOME"] = str(work / ".sweep")
-    server = None
-    if not os.environ.get("SWEEP_DATABASE_URL"):
-        from sweep.db import EmbeddedServer
-
-        server = EmbeddedServer(work / "pgdata")
-        os.environ["SWEEP_DATABASE_URL"] = server.ensure_running()
-    url = os.environ["SWEEP_DATABASE_URL"]
-
     print(
         "pruning benchmark: BTC/USDT 4h, walk-forward 5 folds (expanding), jobs 1, one thread "
         "(OMP_NUM_THREADS=1); cost = each trial's cpu_s in the registry (the worker's CPU time); "
         "timings are noisy on a shared 2-core machine"
     )
-    try:
+    with scratch_database("sweep-bench-prune-") as (work, url):
         r_paired = [paired(work, url, args.trials, seed) for seed in range(7, 7 + args.seeds)]
         r_tpe = tpe(work, url, args.trials, args.seeds) if args.tpe else {}
-    finally:
-        if server is not None:
-            server.stop()
 
     print()
     print("== summary: CPU-seconds to reach the unpruned study's best, pruned / none ==")
