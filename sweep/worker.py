@@ -96,7 +96,8 @@ class _Claimed:
     values: dict[str, Any]
     heartbeat: BaseHeartbeatThread
     local: optuna.Trial | None  # the mirror's trial (None for a re-queued trial)
-    # constraint values of its result (sweep.constraints), set when it completes
+    # constraint values of its result (sweep.constraints), set when it is recorded complete or
+    # pruned
     constraints: dict[str, float] = field(default_factory=dict)
 
 
