@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from sweep.gate import PER_RUN_CHECKS, feasible, format_threshold
+from sweep.gate import PER_RUN_CHECKS, constraint_values, feasible, format_threshold
 from sweep.registry import Connection, query
 
 
@@ -74,6 +74,13 @@ def is_feasible(row: dict[str, Any], thresholds: dict[str, float]) -> bool:
     return row.get("status") == "ok" and feasible(thresholds, row.get("metrics") or {})
 
 
+def shortfall(row: dict[str, Any], thresholds: dict[str, float]) -> float:
+    """How far a trial misses the constraints: the sum of its positive constraint values (what
+    Optuna's samplers rank infeasible trials by); 0 when it meets them."""
+    got = constraint_values(thresholds, row.get("metrics") or {})
+    return sum(v for v in got.values() if v > 0)
+
+
 def choose(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The study's chosen trial among ``rows`` (:func:`pick_best` with the study's settings)."""
     return pick_best(
@@ -90,9 +97,11 @@ def pick_best(
     """The study's chosen trial: the best ``ok`` trial by the objectives, among the trials that
     passed the gate's per-run checks and met the study's constraints when any did (a 3-trade fluke
     with the top Sharpe is not what a researcher means by best); else among those that met the
-    constraints, else those that passed the gate, else all. Several objectives: among the
-    Pareto-optimal trials, the one best on the first objective. ``sweep export`` follows this rule
-    without ``--trial``."""
+    constraints, else those that passed the gate, else (with constraints) those that missed them
+    by the least total shortfall, as Optuna ranks infeasible trials: a configuration that never
+    trades scores Sharpe 0, above most trading ones, and is the farthest from any constraint on
+    trades. Several objectives: among the Pareto-optimal trials, the one best on the first
+    objective. ``sweep export`` follows this rule without ``--trial``."""
     sign = [1.0 if d == "maximize" else -1.0 for d in directions]
     thresholds = thresholds or {}
 
@@ -110,6 +119,9 @@ def pick_best(
     pool = both or met or passing or scored
     if not pool:
         return None
+    if thresholds and not (both or met or passing):
+        least = min(shortfall(r, thresholds) for _, r in pool)
+        pool = [(s, r) for s, r in pool if shortfall(r, thresholds) <= least]
     front = [
         (s, r)
         for s, r in pool
@@ -203,7 +215,7 @@ def _verdict(s: StudySummary) -> str:
         return "met the constraints; no trial that met them passed the gate"
     if passed:
         return "passed the gate; no trial met the constraints"
-    return "no trial met the constraints or passed the gate"
+    return "no trial met the constraints or passed the gate; the closest to the constraints"
 
 
 def study_summary_lines(conn: Connection, name: str) -> list[str]:

@@ -249,10 +249,15 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     met = [r for r in ok if feasible(thresholds, r["metrics"])]
     assert f"met by {len(met)} of {len(ok)} completed trials" in p.stdout
     assert "max_drawdown <= 2.0%, n_trades >= 40" in p.stdout
-    # the rule: gate and constraints, else constraints, else gate, else all; best Sharpe first
+    # the rule: gate and constraints, else constraints, else gate, else the least shortfall;
+    # best Sharpe first
     passing = [r for r in ok if not r["gate_failures"]]
     both = [r for r in met if not r["gate_failures"]]
-    pool = both or met or passing or ok
+
+    def short(r: dict[str, Any]) -> float:
+        return sum(v for v in constraint_values(thresholds, r["metrics"]).values() if v > 0)
+
+    pool = both or met or passing or [r for r in ok if short(r) == min(map(short, ok))]
     best = max(pool, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
     meta = study_meta(study_dir.url, name)
     assert meta["best_experiment_id"] == best["experiment_id"]
@@ -261,6 +266,33 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     flag = "" if met else ", infeasible"
     last = [ln for ln in p.stderr.splitlines() if "best sharpe" in ln][-1]
     assert f"({best['experiment_id'].rsplit('-', 1)[-1]}{flag})" in last, last
+
+
+def test_with_no_feasible_trial_the_closest_is_chosen_and_shown(study_dir: StudyDir) -> None:
+    """Nothing meets the constraints or passes the gate: the chosen trial and the progress
+    line's best are the least infeasible trial, as Optuna ranks them, not the top Sharpe (which
+    a never-trading configuration's 0 often is)."""
+    name = "infeasible"
+    space = tiny_space(name)
+    space["gate"] = {"min_sharpe": 5.0, "min_win_rate": 0.9, "min_trades": 500}
+    space["sweep"]["constraints"] = "gate"
+    study_dir.write("space.yaml", space)
+    p = study_dir.sweep("run", "space.yaml", "--trials", "6", "--jobs", "1")
+    assert p.returncode == 0, p.stderr
+    thresholds = {"min_sharpe": 5.0, "min_win_rate": 0.9, "min_trades": 500.0}
+    ok = [r for r in results(study_dir.url, name) if r["status"] == "ok"]
+    assert ok and not any(feasible(thresholds, r["metrics"]) for r in ok)
+
+    def short(r: dict[str, Any]) -> float:
+        return sum(v for v in constraint_values(thresholds, r["metrics"]).values() if v > 0)
+
+    least = min(map(short, ok))
+    closest = [r for r in ok if short(r) == least]
+    best = max(closest, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
+    assert study_meta(study_dir.url, name)["best_experiment_id"] == best["experiment_id"]
+    assert "the closest to the constraints" in p.stdout
+    last = [ln for ln in p.stderr.splitlines() if "best sharpe" in ln][-1]
+    assert f"({best['experiment_id'].rsplit('-', 1)[-1]}, infeasible)" in last, last
 
 
 def test_a_pruned_trial_misses_every_constraint_in_full(study_dir: StudyDir) -> None:

@@ -60,7 +60,13 @@ def summary(rows: list[dict[str, Any]], thresholds: dict[str, float], **stats: A
         (
             [row(1, 0.4, 5, GATE_FAIL), row(2, 0.5, 5, GATE_FAIL)],
             "s-t0002",
-            "no trial met the constraints or passed the gate",
+            "no trial met the constraints or passed the gate; the closest to the constraints",
+        ),
+        # a configuration that never trades (Sharpe 0) is not the closest: the least shortfall is
+        (
+            [row(1, 0.0, 0, GATE_FAIL), row(2, -0.3, 25, GATE_FAIL)],
+            "s-t0002",
+            "no trial met the constraints or passed the gate; the closest to the constraints",
         ),
     ],
 )
