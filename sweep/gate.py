@@ -18,6 +18,7 @@ __all__ = [
     "evaluate_gate",
     "feasible",
     "format_threshold",
+    "shortfall",
 ]
 
 
@@ -63,9 +64,15 @@ def constraint_values(
     return out
 
 
+def shortfall(thresholds: Mapping[str, float], metrics: Mapping[str, float | int | None]) -> float:
+    """How far the metrics miss the constraints: the sum of the positive constraint values (what
+    Optuna's samplers rank infeasible trials by); 0 when they meet them all."""
+    return sum(v for v in constraint_values(thresholds, metrics).values() if v > 0)
+
+
 def feasible(thresholds: Mapping[str, float], metrics: Mapping[str, float | int | None]) -> bool:
     """Whether the metrics meet every constraint (``constraint_values`` all at most 0)."""
-    return all(v <= 0 for v in constraint_values(thresholds, metrics).values())
+    return shortfall(thresholds, metrics) == 0
 
 
 def _ratio(x: float) -> str:

@@ -206,6 +206,7 @@ def run_pipeline(
         ev = _evaluate(cfg, inp, split, nthread)
         folds = [split]
         evs = [ev]
+        trade_returns = ev.trade_returns
         metrics = dict(ev.metrics)
     else:
         cv = cfg.training.cv
@@ -223,9 +224,8 @@ def run_pipeline(
             evs.append(ev)
             if on_fold is not None:
                 on_fold(k, ev.metrics)
-        metrics = _fold_means(
-            [e.metrics for e in evs], np.concatenate([e.trade_returns for e in evs])
-        )
+        trade_returns = np.concatenate([e.trade_returns for e in evs])
+        metrics = _fold_means([e.metrics for e in evs], trade_returns)
     verdict = evaluate_gate(
         metrics,
         # DSR and PBO are properties of a study's choice among trials; a single run has neither.
@@ -254,7 +254,7 @@ def run_pipeline(
         test_to=index[tests[-1].stop - 1],
         test_index=test_index,
         test_returns=np.concatenate([e.returns for e in evs]),
-        trade_returns=np.concatenate([e.trade_returns for e in evs]),
+        trade_returns=trade_returns,
     )
 
 

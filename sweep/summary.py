@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from sweep.gate import PER_RUN_CHECKS, constraint_values, feasible, format_threshold
+from sweep.gate import PER_RUN_CHECKS, feasible, format_threshold, shortfall
 from sweep.registry import Connection, query
 
 
@@ -74,13 +74,6 @@ def is_feasible(row: dict[str, Any], thresholds: dict[str, float]) -> bool:
     return row.get("status") == "ok" and feasible(thresholds, row.get("metrics") or {})
 
 
-def shortfall(row: dict[str, Any], thresholds: dict[str, float]) -> float:
-    """How far a trial misses the constraints: the sum of its positive constraint values (what
-    Optuna's samplers rank infeasible trials by); 0 when it meets them."""
-    got = constraint_values(thresholds, row.get("metrics") or {})
-    return sum(v for v in got.values() if v > 0)
-
-
 def choose(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The study's chosen trial among ``rows`` (:func:`pick_best` with the study's settings)."""
     return pick_best(
@@ -120,8 +113,9 @@ def pick_best(
     if not pool:
         return None
     if thresholds and not (both or met or passing):
-        least = min(shortfall(r, thresholds) for _, r in pool)
-        pool = [(s, r) for s, r in pool if shortfall(r, thresholds) <= least]
+        gaps = [shortfall(thresholds, r.get("metrics") or {}) for _, r in pool]
+        least = min(gaps)
+        pool = [sr for sr, gap in zip(pool, gaps, strict=True) if gap <= least]
     front = [
         (s, r)
         for s, r in pool

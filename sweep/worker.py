@@ -111,6 +111,13 @@ class _Outcome:
 class _TrialLost(Exception):
     """The trial stopped being ours (failed as stale elsewhere) before it was recorded."""
 
+    @classmethod
+    def of(cls, number: int, what: str) -> _TrialLost:
+        return cls(
+            f"trial {number} was failed as stale by another process while it ran "
+            f"(raise {ENV_GRACE} if trials outlast the grace period); {what}"
+        )
+
 
 @dataclass
 class WorkerReport:
@@ -267,11 +274,7 @@ class Worker:
             # Wilcoxon compares trials fold by fold: it needs each fold's own score.
             value = seen[-1] if paired else sum(seen) / len(seen)
             if not self._report(c.trial_id, k, float(value)):
-                raise _TrialLost(
-                    f"trial {c.number} was failed as stale by another process while it ran "
-                    f"(raise {ENV_GRACE} if trials outlast the grace period); stopped after "
-                    f"fold {k}"
-                )
+                raise _TrialLost.of(c.number, f"stopped after fold {k}")
             if c.local is None:
                 return  # a re-queued trial has no mirror trial to judge
             c.local.report(float(value), step=k)
@@ -310,10 +313,7 @@ class Worker:
                     {"trial_id": c.trial_id, "state": state.name, "now": datetime.now()},
                 ).fetchone()
                 if done is None:
-                    raise _TrialLost(
-                        f"trial {c.number} was failed as stale by another process while it ran "
-                        f"(raise {ENV_GRACE} if trials outlast the grace period); dropped"
-                    )
+                    raise _TrialLost.of(c.number, "dropped")
                 if values is not None:
                     self.conn.execute(
                         query("optuna_set_values"),

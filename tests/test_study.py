@@ -31,7 +31,7 @@ from conftest import (
 )
 
 from sweep.config import validate_experiment
-from sweep.gate import constraint_values, feasible
+from sweep.gate import constraint_values, feasible, shortfall
 from sweep.study import create_storage, trial_experiment_id
 
 FAST_STALE = {"SWEEP_HEARTBEAT_INTERVAL": "1", "SWEEP_HEARTBEAT_GRACE": "3"}
@@ -254,10 +254,8 @@ def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir:
     passing = [r for r in ok if not r["gate_failures"]]
     both = [r for r in met if not r["gate_failures"]]
 
-    def short(r: dict[str, Any]) -> float:
-        return sum(v for v in constraint_values(thresholds, r["metrics"]).values() if v > 0)
-
-    pool = both or met or passing or [r for r in ok if short(r) == min(map(short, ok))]
+    least = min(shortfall(thresholds, r["metrics"]) for r in ok)
+    pool = both or met or passing or [r for r in ok if shortfall(thresholds, r["metrics"]) == least]
     best = max(pool, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
     meta = study_meta(study_dir.url, name)
     assert meta["best_experiment_id"] == best["experiment_id"]
@@ -283,11 +281,8 @@ def test_with_no_feasible_trial_the_closest_is_chosen_and_shown(study_dir: Study
     ok = [r for r in results(study_dir.url, name) if r["status"] == "ok"]
     assert ok and not any(feasible(thresholds, r["metrics"]) for r in ok)
 
-    def short(r: dict[str, Any]) -> float:
-        return sum(v for v in constraint_values(thresholds, r["metrics"]).values() if v > 0)
-
-    least = min(map(short, ok))
-    closest = [r for r in ok if short(r) == least]
+    least = min(shortfall(thresholds, r["metrics"]) for r in ok)
+    closest = [r for r in ok if shortfall(thresholds, r["metrics"]) == least]
     best = max(closest, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))
     assert study_meta(study_dir.url, name)["best_experiment_id"] == best["experiment_id"]
     assert "the closest to the constraints" in p.stdout
