@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 # Benchmark this checkout's code, installed or not, when run as `python bench/bench_stats.py`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sweep.stats import (
+from sweep.core.stats import (
     deflated_sharpe_ratio,
     probability_of_backtest_overfitting,
     sharpe_stats,

@@ -5,11 +5,12 @@ Run: ``python bench/bench_sweep.py [--trials N] [--mem-trials M]``.
 Everything is measured in one run, on BTC/USDT 4h with a fixed space (written by this script into
 its temp dir) and a fixed sampler seed:
 
-* **bare loop**: ``optuna.create_study()`` in memory with the sampler ``sweep.study.make_sampler``
-  builds (TPE, multivariate, seeded per trial as sweep's workers seed it, so ``--jobs 1``
-  proposes the very same trials), the same parsed space (``space.suggest``,
-  ``space.config_for``), features computed once (``sweep.runner.load_dataset``), then
-  ``sweep.pipeline.run_pipeline(cfg, dataset, nthread=T)`` per trial; nothing is registered.
+* **bare loop**: ``optuna.create_study()`` in memory with the sampler
+  ``sweep.study.optuna_study.make_sampler`` builds (TPE, multivariate, seeded per trial as
+  sweep's workers seed it, so ``--jobs 1`` proposes the very same trials), the same parsed
+  space (``space.suggest``, ``space.config_for``), features computed once
+  (``sweep.study.runner.load_dataset``), then
+  ``sweep.core.pipeline.run_pipeline(cfg, dataset, nthread=T)`` per trial; nothing is registered.
   ``sweep run --jobs 1`` gives XGBoost ``cores // jobs`` threads, so the baseline for it is the
   bare loop with that same ``nthread``; the bare loop with ``nthread=1`` is reported too.
 * **sweep run**: ``python -m sweep.cli run SPACE --trials N --jobs J --study NAME --no-progress``
@@ -63,19 +64,19 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sweep.config import validate_experiment  # noqa: E402
-from sweep.db import EmbeddedServer  # noqa: E402
-from sweep.errors import PipelineError  # noqa: E402
-from sweep.pipeline import Dataset, run_pipeline  # noqa: E402
-from sweep.registry import open_registry  # noqa: E402
-from sweep.runner import load_dataset  # noqa: E402
-from sweep.space import SearchSpace, load_space  # noqa: E402
-from sweep.study import (  # noqa: E402
+from sweep.core.errors import PipelineError  # noqa: E402
+from sweep.core.experiment import validate_experiment  # noqa: E402
+from sweep.core.pipeline import Dataset, run_pipeline  # noqa: E402
+from sweep.store.db import EmbeddedServer  # noqa: E402
+from sweep.store.registry import open_registry  # noqa: E402
+from sweep.study.optuna_study import (  # noqa: E402
     PER_TRIAL_SEEDED,
     make_sampler,
     quiet_optuna,
     trial_seed,
 )
+from sweep.study.runner import load_dataset  # noqa: E402
+from sweep.study.space import SearchSpace, load_space  # noqa: E402
 
 TARGET_OVERHEAD = 1.15  # sweep --jobs 1 per-trial time / bare loop's, at most
 TARGET_SCALING = 1.7  # --jobs 2 throughput / --jobs 1 throughput, at least

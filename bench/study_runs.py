@@ -26,7 +26,7 @@ def scratch_database(prefix: str) -> Iterator[tuple[Path, str]]:
     server = None
     if not os.environ.get("SWEEP_DATABASE_URL"):
         sys.path.insert(0, str(ROOT))
-        from sweep.db import EmbeddedServer
+        from sweep.store.db import EmbeddedServer
 
         server = EmbeddedServer(work / "pgdata")
         os.environ["SWEEP_DATABASE_URL"] = server.ensure_running()

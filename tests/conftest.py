@@ -22,7 +22,7 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sweep.db import EmbeddedServer
+from sweep.store.db import EmbeddedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data"
@@ -252,7 +252,7 @@ def optuna_trials(url: str, study_name: str) -> list[Any]:
     """The study's trials (``FrozenTrial``), read through Optuna's own storage API."""
     import optuna
 
-    from sweep.db import sqlalchemy_url
+    from sweep.store.db import sqlalchemy_url
 
     storage = optuna.storages.RDBStorage(sqlalchemy_url(url))
     try:

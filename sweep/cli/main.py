@@ -1,0 +1,152 @@
+"""The ``sweep`` command line. Bad input: one line on stderr, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from sweep._version import __version__
+from sweep.cli.tables import EXIT_BAD_INPUT, EXIT_OK
+from sweep.core.errors import SweepError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sweep", description="Config-driven trading-ML experiments and sweeps."
+    )
+    p.add_argument("--version", action="version", version=f"sweep {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    # --debug and -v work after the subcommand too (`sweep run FILE --debug`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and debug logs",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log progress to stderr",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", parents=[common], help="run an experiment file, or a study if it holds ranges"
+    )
+    run.add_argument("file")
+    run.add_argument("--trials", type=int, help="study: total finished trials wanted")
+    run.add_argument("--jobs", type=int, help="study: worker processes (default: all cores)")
+    run.add_argument("--study", help="study name (default: the file's experiment_id)")
+    run.add_argument("--timeout", type=float, help="study: stop starting trials after S seconds")
+    run.add_argument("--force", action="store_true", help="replace a changed config of this id")
+    out = run.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the result as JSON")
+    out.add_argument("--quiet", action="store_true", help="print nothing; exit code only")
+    run.add_argument("--no-progress", action="store_true", help="study: no progress bar")
+
+    res = sub.add_parser("results", parents=[common], help="the leaderboard from SQL")
+    res.add_argument("--passed", action="store_true", help="only runs that passed the gate")
+    res.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+    res.add_argument("--order", default="sharpe", help="metric to sort by (default sharpe)")
+    res.add_argument("--asc", action="store_true", help="ascending (e.g. for max_drawdown)")
+    res.add_argument("--study", help="only this study's trials")
+    res.add_argument("--all", action="store_true", help="include failed and pruned runs")
+    res.add_argument("--holdout", action="store_true", help="sealed-holdout evaluations only")
+    res.add_argument(
+        "--every-run",
+        action="store_true",
+        help="with --study: every run, not only each trial's latest",
+    )
+    res.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    db = sub.add_parser("db", parents=[common], help="the registry database")
+    db.add_argument("action", choices=("url", "upgrade", "status", "stop"))
+
+    st = sub.add_parser("studies", parents=[common], help="list studies")
+    st.add_argument("--format", choices=("table", "json"), default="table")
+
+    ex = sub.add_parser(
+        "export", parents=[common], help="write a study's trial as a fixed experiment YAML"
+    )
+    ex.add_argument("study")
+    ex.add_argument(
+        "--trial",
+        type=int,
+        help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
+    )
+    ex.add_argument("-o", "--output", help="file to write (default: stdout)")
+
+    ho = sub.add_parser(
+        "holdout",
+        parents=[common],
+        help="evaluate a walk-forward study's trial on its sealed holdout",
+    )
+    ho.add_argument("study")
+    ho.add_argument(
+        "--trial",
+        type=int,
+        help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
+    )
+
+    dash = sub.add_parser(
+        "dashboard", parents=[common], help="serve Optuna Dashboard on the registry's storage"
+    )
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8080)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("optuna", "sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    try:
+        return int(_dispatch(args))
+    except SweepError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `sweep results | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    # Each command group imports its own machinery, so `sweep --help` stays light.
+    if args.command == "run":
+        from sweep.cli.run import run
+
+        return run(args)
+    if args.command == "results":
+        from sweep.cli.results import results
+
+        return results(args)
+    if args.command == "db":
+        from sweep.cli.db import db
+
+        return db(args)
+    from sweep.cli import study  # the study commands pull in Optuna's storage machinery
+
+    if args.command == "studies":
+        return study.studies(args)
+    if args.command == "export":
+        return study.export(args)
+    if args.command == "dashboard":
+        return study.dashboard(args)
+    if args.command == "holdout":
+        return study.holdout(args)
+    raise AssertionError(args.command)

@@ -1,0 +1,93 @@
+"""`sweep run`: one experiment, or a study when the file holds ranges."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from sweep.cli.tables import EXIT_FAILED, EXIT_OK, num, pct
+from sweep.core.errors import SweepError
+
+log = logging.getLogger("sweep")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sweep.study.space import load_space
+
+    space = load_space(args.file)
+    if space.is_study:
+        from sweep.cli.study import run_study_command
+
+        return run_study_command(args, space)
+    for flag in ("trials", "jobs", "timeout", "study"):
+        if getattr(args, flag) is not None:
+            log.warning("--%s is for studies; %s has no ranges", flag, args.file)
+    return run_single(args, space.file)
+
+
+def run_single(args: argparse.Namespace, file: str) -> int:
+    from sweep.core.experiment import load_experiment
+    from sweep.store.db import database_url
+    from sweep.store.registry import check_config_unchanged, open_registry
+    from sweep.study.runner import execute, load_dataset
+
+    cfg = load_experiment(file)
+    try:
+        dataset = load_dataset(cfg)  # missing or bad data fails here, before anything is written
+    except SweepError as e:
+        if e.file is None:  # say which experiment file asked for the data
+            e.file = file
+        raise
+    conn = open_registry(database_url())
+    try:
+        check_config_unchanged(conn, cfg, force=args.force, file=file)
+        outcome = execute(cfg, conn, nthread=os.cpu_count() or 1, force=args.force, dataset=dataset)
+    finally:
+        conn.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "experiment_id": outcome.experiment_id,
+                    "result_id": outcome.result_id,
+                    "status": outcome.status,
+                    "gate_passed": outcome.gate_passed,
+                    "gate_failures": list(outcome.gate_failures),
+                    "metrics": outcome.metrics,
+                    "model_path": outcome.model_path,
+                    "error": outcome.error,
+                },
+                indent=2,
+            )
+        )
+    elif not args.quiet:
+        print(
+            result_line(
+                outcome.experiment_id, outcome.metrics, outcome.gate_failures, outcome.error
+            )
+        )
+    if outcome.status != "ok":
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def result_line(
+    experiment_id: str,
+    metrics: dict[str, Any] | None,
+    failures: Sequence[str],
+    error: str | None = None,
+) -> str:
+    """The seed's one-line result."""
+    if error is not None:
+        return f"✗ {experiment_id} failed: {error}"
+    if failures:
+        return "✗ Gate failures: " + ", ".join(failures)
+    m = metrics or {}
+    return (
+        f"✓ {experiment_id} registered — Sharpe: {num(m.get('sharpe'))}, "
+        f"WR: {pct(m.get('win_rate'))}, vs B&H: {pct(m.get('alpha'), signed=True)}"
+    )

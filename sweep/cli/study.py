@@ -1,0 +1,228 @@
+"""The study commands of the CLI: run a space, list studies, export a trial, the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from sweep.study.engine import Progress, run_study
+from sweep.study.optuna_study import quiet_optuna
+from sweep.study.space import SearchSpace
+from sweep.study.summary import summary_lines
+
+EXIT_OK = 0
+
+
+def run_study_command(args: argparse.Namespace, space: SearchSpace) -> int:
+    quiet_optuna()
+    show = not (args.quiet or args.json or args.no_progress)
+    bar = _ProgressBar(sys.stderr) if show else None
+    summary = run_study(
+        space,
+        name=args.study,
+        n_trials=args.trials,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        on_progress=bar.update if bar else None,
+    )
+    if bar:
+        bar.close()
+    if args.json:
+        import json
+
+        print(
+            json.dumps(
+                {
+                    "study": summary.name,
+                    "status": summary.status,
+                    "n_results": summary.n_results,
+                    "n_passed": summary.n_passed,
+                    "failures": summary.failures,
+                    "best": summary.best,
+                    "stats": summary.stats,
+                },
+                default=str,
+                indent=2,
+            )
+        )
+    elif not args.quiet:
+        print("\n".join(summary_lines(summary)))
+        if summary.status == "timed_out":
+            print(
+                f"stopped by --timeout at {summary.n_results} of {summary.n_target} trials; "
+                "the same command runs the rest"
+            )
+        print(
+            f"look closer: sweep results --study {summary.name} | sweep dashboard | "
+            f"sweep export {summary.name} -o experiments/{summary.name}-best.yaml"
+        )
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """``name  57/200 [#####.....] best sharpe 1.23 (t0042)  0:42 ETA 1:45`` on a terminal;
+    a plain line every tenth of the budget otherwise (logs, CI)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.last_decile = -1
+        self.width = 0
+
+    def update(self, p: Progress) -> None:
+        done = min(p.counts.counted, p.target)
+        frac = done / p.target if p.target else 1.0
+        new = done - p.done_at_start
+        eta = (p.elapsed / new * (p.target - done)) if new > 0 else None
+        best = "-" if p.best is None else f"{p.best:.3f}"
+        flag = ", infeasible" if p.infeasible else ""
+        who = f" ({p.best_id.rsplit('-', 1)[-1]}{flag})" if p.best_id else ""
+        fill = int(frac * 24)
+        line = (
+            f"{p.name}  {done}/{p.target} [{'#' * fill}{'.' * (24 - fill)}] "
+            f"best {p.objective} {best}{who}  running {p.counts.running}  "
+            f"{_clock(p.elapsed)} ETA {_clock(eta)}"
+        )
+        write = self.stream.write
+        if self.tty:
+            write("\r" + line.ljust(self.width))
+            self.width = len(line)
+        else:
+            decile = int(frac * 10)
+            if decile == self.last_decile:
+                return
+            self.last_decile = decile
+            write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+def studies(args: argparse.Namespace) -> int:
+    from psycopg.rows import dict_row
+
+    from sweep.cli.tables import format_table
+    from sweep.store.db import database_url
+    from sweep.store.registry import open_registry, query, to_json
+
+    conn = open_registry(database_url())
+    try:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query("study_list"))
+            rows = list(cur.fetchall())
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(to_json(rows))
+    else:
+        print(
+            format_table(
+                rows,
+                [
+                    "study_name",
+                    "status",
+                    "n_trials_target",
+                    "n_complete",
+                    "n_pruned",
+                    "n_failed",
+                    "best_experiment_id",
+                    "best_value",
+                    "dsr",
+                    "pbo",
+                    "started_at",
+                ],
+            )
+        )
+    return EXIT_OK
+
+
+def export(args: argparse.Namespace) -> int:
+    from sweep.store.db import database_url
+    from sweep.store.registry import open_registry
+    from sweep.study.export import export_trial
+    from sweep.study.optuna_study import create_storage, quiet_optuna
+
+    quiet_optuna()
+    url = database_url()
+    conn = open_registry(url)
+    try:
+        out = export_trial(conn, create_storage(url), args.study, _optuna_number(args.trial))
+    finally:
+        conn.close()
+    if out.gate_failures:
+        print("✗ Gate failures: " + ", ".join(out.gate_failures), file=sys.stderr)
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(out.text)
+        tmp.replace(path)
+        print(f"✓ wrote {path} ({out.experiment_id})")
+    else:
+        print(out.text, end="")
+    return EXIT_OK
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    import optuna_dashboard
+
+    from sweep.store.db import database_url, masked
+    from sweep.store.registry import open_registry
+
+    url = database_url()
+    open_registry(url).close()  # fail fast, and make sure the schema exists
+
+    from sweep.study.optuna_study import create_storage, quiet_optuna
+
+    quiet_optuna()
+    storage = create_storage(url)
+    print(
+        f"Optuna Dashboard on http://{args.host}:{args.port}/ for {masked(url)} (Ctrl-C to stop)",
+        file=sys.stderr,
+    )
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def holdout(args: argparse.Namespace) -> int:
+    import os
+
+    from sweep.store.db import database_url
+    from sweep.store.registry import open_registry
+    from sweep.study.holdout import evaluate_holdout, holdout_line
+
+    conn = open_registry(database_url())
+    try:
+        h = evaluate_holdout(
+            conn, args.study, _optuna_number(args.trial), nthread=os.cpu_count() or 1
+        )
+    finally:
+        conn.close()
+    print(("✓ " if h.gate_passed else "✗ ") + holdout_line(h))
+    return EXIT_OK
+
+
+def _optuna_number(trial: int | None) -> int | None:
+    """``--trial 17`` names ``<study>-t0017``, which is Optuna's trial number 16."""
+    if trial is None:
+        return None
+    if trial < 1:
+        from sweep.core.errors import ConfigError
+
+        raise ConfigError(
+            "must be >= 1 (the number in the trial's id, t0001 = 1)", key="--trial", value=trial
+        )
+    return trial - 1

@@ -1,0 +1,1 @@
+"""PostgreSQL: the embedded server, connections, migrations, the registry, and Optuna's tables."""

@@ -1,0 +1,326 @@
+"""The registry in PostgreSQL: migrations, writes and named queries.
+
+SQL lives in ``sql/``: numbered forward-only migrations (``NNN_name.sql``) recorded in
+``sweep_schema_version``, and named queries under ``sql/queries`` with named parameters. Every
+unit of work is one short transaction. Migrations run under an advisory lock, so parallel workers
+and machines that start together apply each one exactly once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from sweep.core.config import ExperimentConfig
+from sweep.core.errors import ConfigError, RegistryError
+from sweep.core.returns import ENCODING, DailyReturns, encode
+from sweep.store.db import connect, masked
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+_MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_MIGRATION_LOCK = 0x5377_6565_70  # arbitrary constant: "Sweep"
+
+Connection = psycopg.Connection[Any]
+
+
+@functools.cache
+def query(name: str) -> str:
+    """The text of ``sql/queries/<name>.sql``."""
+    return (SQL_DIR / "queries" / f"{name}.sql").read_text()
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    """The migrations shipped with this version, in order."""
+    found = []
+    for p in sorted(SQL_DIR.glob("*.sql")):
+        m = _MIGRATION.match(p.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), p))
+    return found
+
+
+def schema_version(conn: Connection) -> int:
+    """The highest migration applied to this database (0 for a new one)."""
+    row = conn.execute("SELECT to_regclass('sweep_schema_version') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return 0
+    got = conn.execute("SELECT coalesce(max(version), 0) FROM sweep_schema_version").fetchone()
+    return int(got[0]) if got else 0
+
+
+def upgrade(conn: Connection) -> list[str]:
+    """Apply pending migrations in one transaction (all or none) under an advisory lock; return
+    the names applied."""
+    applied: list[str] = []
+    known = migrations()
+    latest = known[-1][0] if known else 0
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS sweep_schema_version ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        current = schema_version(conn)
+        if current > latest:
+            raise RegistryError(
+                f"database schema version {current} is newer than this sweep knows ({latest})",
+                hint="upgrade sweep (pip install -U sweep) before using this database",
+            )
+        for version, name, path in known:
+            if version <= current:
+                continue
+            log.info("applying migration %03d_%s", version, name)
+            conn.execute(path.read_text().encode())
+            conn.execute(
+                "INSERT INTO sweep_schema_version (version, name) VALUES (%s, %s)",
+                (version, name),
+            )
+            applied.append(f"{version:03d}_{name}")
+    return applied
+
+
+def open_registry(url: str) -> Connection:
+    """Connect (fail fast) and bring the schema up to date.
+
+    The connection is in autocommit mode: every unit of work is an explicit
+    ``conn.transaction()`` block, and a lone read never leaves a transaction open."""
+    conn = connect(url, autocommit=True)
+    try:
+        upgrade(conn)
+    except psycopg.Error as e:
+        conn.close()
+        raise RegistryError(f"cannot prepare the registry at {masked(url)}: {e}") from e
+    return conn
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One ``model_results`` row, as the runner hands it over."""
+
+    status: str  # ok | failed | pruned
+    metrics: Mapping[str, Any] | None
+    gate_passed: bool
+    gate_failures: Sequence[str]
+    model_path: str | None = None
+    train_from: datetime | None = None
+    train_to: datetime | None = None
+    test_from: datetime | None = None
+    test_to: datetime | None = None
+    feature_names: Sequence[str] = ()
+    data_fingerprint: Mapping[str, Any] | None = None
+    duration_s: float | None = None
+    cpu_s: float | None = None
+    error: str | None = None
+    returns: DailyReturns | None = None
+    holdout_of_study: str | None = None  # set: a sealed-holdout evaluation, counted as a look
+
+
+def _experiment_params(
+    cfg: ExperimentConfig, study_name: str | None, trial_number: int | None
+) -> dict[str, Any]:
+    return {
+        "experiment_id": cfg.experiment_id,
+        "config": Jsonb(cfg.to_json_dict()),
+        "config_hash": cfg.fingerprint(),
+        "symbol": cfg.symbol,
+        "timeframe": cfg.timeframe,
+        "model_type": cfg.model_type,
+        "feature_groups": list(cfg.feature_groups),
+        "study_name": study_name,
+        "trial_number": trial_number,
+    }
+
+
+def check_config_unchanged(
+    conn: Connection, cfg: ExperimentConfig, *, force: bool, file: str | None = None
+) -> None:
+    """Refuse to record a run of an existing ``experiment_id`` whose config changed.
+
+    The rule: an experiment id names one config. Re-running the same config adds a result row;
+    running a different config under the same id is refused unless ``force``, which replaces the
+    stored config (earlier result rows keep the ``config_hash`` they were produced with).
+    """
+    with conn.transaction():
+        row = conn.execute(
+            query("experiment_config_hash"), {"experiment_id": cfg.experiment_id}
+        ).fetchone()
+        stored = conn.execute(
+            query("experiment_config"), {"experiment_id": cfg.experiment_id}
+        ).fetchone()
+    if row and row[0] != cfg.fingerprint() and not force:
+        changed = _changed_keys(stored[0] if stored else {}, cfg.to_json_dict())
+        raise ConfigError(
+            "is already registered with a different config"
+            + (
+                f" (changed: {', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''})"
+                if changed
+                else ""
+            ),
+            file=file,
+            key="experiment_id",
+            value=cfg.experiment_id,
+            hint="rename experiment_id for a new hypothesis, or pass --force to replace it",
+        )
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths whose values differ between two config mappings."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new)):
+            if old.get(k) != new.get(k):
+                out += _changed_keys(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [prefix.rstrip(".")] if old != new else []
+
+
+def record_run(
+    conn: Connection,
+    cfg: ExperimentConfig,
+    result: ResultRow,
+    *,
+    code_version: str,
+    force: bool = False,
+    study_name: str | None = None,
+    trial_number: int | None = None,
+) -> tuple[int, datetime]:
+    """Write the experiment row (if new) and one result row, in one transaction."""
+    params = _experiment_params(cfg, study_name, trial_number)
+    try:
+        return _record_run(conn, cfg, result, params, code_version=code_version, force=force)
+    except psycopg.Error as e:
+        raise RegistryError(
+            f"the database refused the result of {cfg.experiment_id}: "
+            f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
+        ) from e
+
+
+def _record_run(
+    conn: Connection,
+    cfg: ExperimentConfig,
+    result: ResultRow,
+    params: dict[str, Any],
+    *,
+    code_version: str,
+    force: bool,
+) -> tuple[int, datetime]:
+    returns = result.returns
+    with conn.transaction():
+        row = conn.execute(query("insert_experiment"), params).fetchone()
+        if row and row[0] != params["config_hash"]:
+            if not force:
+                raise ConfigError(
+                    "is already registered with a different config",
+                    key="experiment_id",
+                    value=cfg.experiment_id,
+                    hint="rename experiment_id for a new hypothesis, or pass --force",
+                )
+            conn.execute(query("replace_experiment_config"), params)
+        got = conn.execute(
+            query("insert_model_result"),
+            {
+                "experiment_id": cfg.experiment_id,
+                "model_path": result.model_path,
+                "train_from": result.train_from,
+                "train_to": result.train_to,
+                "test_from": result.test_from,
+                "test_to": result.test_to,
+                "metrics": Jsonb(dict(result.metrics)) if result.metrics is not None else None,
+                "gate_passed": result.gate_passed,
+                "gate_failures": list(result.gate_failures),
+                "status": result.status,
+                "error": result.error,
+                "config_hash": params["config_hash"],
+                "feature_names": list(result.feature_names),
+                "data_fingerprint": Jsonb(dict(result.data_fingerprint))
+                if result.data_fingerprint is not None
+                else None,
+                "duration_s": result.duration_s,
+                "cpu_s": result.cpu_s,
+                "code_version": code_version,
+                "holdout": result.holdout_of_study is not None,
+                "first_day": returns.first_day if returns is not None else None,
+                "n_days": len(returns.values) if returns is not None else None,
+                "encoding": ENCODING,
+                "data": encode(returns) if returns is not None else None,
+            },
+        ).fetchone()
+        assert got is not None
+        if result.holdout_of_study is not None:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                ("holdout:" + result.holdout_of_study,),
+            )
+            look = conn.execute(
+                query("insert_holdout_look"),
+                {
+                    "study_name": result.holdout_of_study,
+                    "experiment_id": cfg.experiment_id,
+                    "result_id": got[0],
+                },
+            ).fetchone()
+            if look is None:  # rolls back this transaction: the result row goes with it
+                raise HoldoutRecorded(result.holdout_of_study, cfg.experiment_id)
+    return int(got[0]), got[1]
+
+
+class HoldoutRecorded(RegistryError):
+    """Another process recorded this trial's holdout evaluation first."""
+
+    def __init__(self, study: str, experiment_id: str) -> None:
+        super().__init__(f"the holdout of {experiment_id} in {study} was recorded meanwhile")
+
+
+def leaderboard(
+    conn: Connection,
+    *,
+    passed_only: bool = False,
+    top: int = 20,
+    order: str = "sharpe",
+    ascending: bool = False,
+    study: str | None = None,
+    include_failed: bool = False,
+    holdout: bool = False,
+    latest_only: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Result rows ordered by a metric, as dicts (``n_matching``: rows before ``top``).
+
+    ``holdout``: list sealed-holdout evaluations instead of ordinary runs. ``latest_only``
+    (default: when ``study`` is given): one row per experiment, its latest run, so re-running an
+    exported trial does not list it twice."""
+    if latest_only is None:
+        latest_only = study is not None
+    with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
+        cur.execute(
+            query("leaderboard"),
+            {
+                "passed_only": passed_only,
+                "top": top,
+                "order": order,
+                "ascending": ascending,
+                "study": study,
+                "include_failed": include_failed,
+                "holdout": holdout,
+                "latest_only": latest_only,
+            },
+        )
+        return list(cur.fetchall())
+
+
+def to_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as JSON text (timestamps as ISO strings)."""
+    return json.dumps([dict(r) for r in rows], default=str, indent=2)

@@ -1,0 +1,142 @@
+"""The sealed holdout of a walk-forward study.
+
+With ``training.cv`` on, every trial is scored on walk-forward folds inside the training part and
+the test part (the last ``1 - train_ratio`` of the data, after a purge gap) is never seen by the
+search. ``sweep holdout`` (and ``sweep export``) evaluates a chosen trial on it once: the trial's
+config without ``cv``, fitted on the whole training part (early stopping on its validation tail),
+scored on the test part. The result is registered as its own ``model_results`` row of the trial's
+experiment, flagged ``holdout``; every distinct trial of a study looked at on its holdout is
+counted, and the count is shown with every holdout result, because each further look spends the
+holdout's independence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from sweep.core.config import ExperimentConfig
+from sweep.core.errors import ConfigError, RegistryError
+from sweep.store.registry import Connection, HoldoutRecorded, query
+from sweep.study.optuna_study import trial_experiment_id
+from sweep.study.runner import compute, persist
+from sweep.study.summary import choose, study_results, study_row
+
+
+@dataclass(frozen=True)
+class HoldoutResult:
+    experiment_id: str
+    trial_number: int
+    look_number: int
+    looks: int
+    metrics: dict[str, Any] | None
+    gate_passed: bool
+    gate_failures: list[str]
+    test_from: datetime | None
+    test_to: datetime | None
+    new: bool  # evaluated now (a new look), or read back from the registry
+
+
+def _recorded(conn: Connection, study: str, eid: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
+        cur.execute(query("holdout_result"), {"study_name": study, "experiment_id": eid})
+        return cur.fetchone()
+
+
+def chosen_trial(conn: Connection, study: str, trial_number: int | None) -> tuple[int, str]:
+    """The trial to evaluate: ``trial_number``, or the study's best by its objectives."""
+    meta = study_row(conn, study)
+    if meta is None:
+        raise ConfigError(
+            "no such study", key="STUDY", value=study, hint="`sweep studies` lists them"
+        )
+    if trial_number is None:
+        best = choose(meta, study_results(conn, study))
+        if best is None:
+            raise RegistryError(f"study {study} has no completed trial")
+        trial_number = int(best["trial_number"])
+    return trial_number, trial_experiment_id(study, trial_number)
+
+
+def recorded_holdout(conn: Connection, study: str, trial_number: int) -> HoldoutResult | None:
+    """The trial's holdout result if it was evaluated already; never a new look."""
+    eid = trial_experiment_id(study, trial_number)
+    got = _recorded(conn, study, eid)
+    return _result(eid, trial_number, got, new=False) if got is not None else None
+
+
+def evaluate_holdout(
+    conn: Connection, study: str, trial_number: int | None = None, *, nthread: int = 1
+) -> HoldoutResult:
+    """The trial's holdout result; evaluated (and counted as a look) only the first time."""
+    number, eid = chosen_trial(conn, study, trial_number)
+    row = conn.execute(query("experiment_config"), {"experiment_id": eid}).fetchone()
+    if row is None:
+        raise ConfigError("no registered trial with this number", key="--trial", value=number)
+    status = conn.execute(
+        "SELECT status FROM model_results WHERE experiment_id = %s AND NOT holdout "
+        "ORDER BY id DESC LIMIT 1",
+        (eid,),
+    ).fetchone()
+    if status is None or status[0] != "ok":
+        raise ConfigError(
+            f"trial {number + 1} did not complete ({status[0] if status else 'no result'}): "
+            "only a completed trial is a candidate worth a look at the holdout",
+            key="--trial",
+            value=number + 1,
+            hint=f"`sweep results --study {study} --all` shows each trial's status",
+        )
+    cfg = ExperimentConfig.model_validate(row[0])
+    if cfg.training.cv is None:
+        raise ConfigError(
+            "this study has no sealed holdout: without walk-forward folds every trial was "
+            "scored on the test period already",
+            key="training.cv",
+            value=study,
+            hint="add training.cv: {type: walk_forward, folds: 5} to the space for a new study",
+        )
+    new = False
+    got = _recorded(conn, study, eid)
+    if got is None:
+        sealed = cfg.model_copy(update={"training": cfg.training.model_copy(update={"cv": None})})
+        try:
+            persist(conn, compute(sealed, nthread=nthread), holdout_of=(cfg, study))
+            new = True
+        except HoldoutRecorded:  # a concurrent `sweep holdout` or export was first: its look
+            pass
+        got = _recorded(conn, study, eid)
+    assert got is not None
+    return _result(eid, number, got, new=new)
+
+
+def _result(eid: str, number: int, got: dict[str, Any], *, new: bool) -> HoldoutResult:
+    return HoldoutResult(
+        experiment_id=eid,
+        trial_number=number,
+        look_number=int(got["look_number"]),
+        looks=int(got["looks"]),
+        metrics=got["metrics"],
+        gate_passed=bool(got["gate_passed"]),
+        gate_failures=list(got["gate_failures"] or []),
+        test_from=got["test_from"],
+        test_to=got["test_to"],
+        new=new,
+    )
+
+
+def holdout_line(h: HoldoutResult) -> str:
+    """One line for terminals and export headers."""
+    m = h.metrics or {}
+    window = f"{h.test_from:%Y-%m-%d}..{h.test_to:%Y-%m-%d}" if h.test_from and h.test_to else "n/a"
+    sharpe = "n/a" if m.get("sharpe") is None else f"{float(m['sharpe']):.2f}"
+    wr = "n/a" if m.get("win_rate") is None else f"{float(m['win_rate']) * 100:.1f}%"
+    alpha = "n/a" if m.get("alpha") is None else f"{float(m['alpha']) * 100:+.1f}%"
+    verdict = "passed" if h.gate_passed else "failed: " + ", ".join(h.gate_failures)
+    return (
+        f"sealed holdout of {h.experiment_id} ({window}): Sharpe {sharpe}, WR {wr}, "
+        f"vs B&H {alpha}, gate {verdict} — look {h.look_number} of {h.looks} at this study's "
+        f"holdout{'' if h.new else ' (recorded earlier; not a new look)'}"
+    )

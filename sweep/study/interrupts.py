@@ -1,0 +1,40 @@
+"""Ctrl-C in a worker: acted on between units of work, once."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+__all__ = ["interrupt_once", "interrupts_deferred"]
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """SIGINT inside the block is acted on when the block ends (by the handler that was in
+    place), so the block is never cut in half. Only where signals can be handled: the main
+    thread, with a Python-level handler."""
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        previous(signal.SIGINT, None)
+
+
+def interrupt_once() -> None:
+    """The first SIGINT raises KeyboardInterrupt; later ones (the terminal's and the parent's
+    forwarded copy) are ignored so the clean-up is not interrupted."""
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,317 @@
+"""Optuna studies in the registry's PostgreSQL: storage, samplers, metadata and the trial budget.
+
+The study lives in the same database as the registry (Optuna's RDB storage, its own tables), so
+``sweep dashboard`` and any machine with the same ``SWEEP_DATABASE_URL`` see it. ``--trials N`` is
+the study's total of *counted* trials: completed, pruned, and failed with a recorded reason.
+Trials failed by the heartbeat (their worker died) are not counted; they are re-queued with the
+same parameters. Claiming a new trial happens under a PostgreSQL advisory lock, so any number of
+processes on any number of machines share one exact budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import warnings
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import optuna
+from psycopg.types.json import Jsonb
+
+from sweep._version import __version__
+from sweep.core.errors import ConfigError
+from sweep.store.db import connect, sqlalchemy_url
+from sweep.store.registry import Connection, query
+from sweep.study.settings import SweepSettings
+from sweep.study.space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+ENV_HEARTBEAT = "SWEEP_HEARTBEAT_INTERVAL"
+ENV_GRACE = "SWEEP_HEARTBEAT_GRACE"
+_OPTUNA_SCHEMA_LOCK = 0x5377_6565_71  # advisory-lock key for creating Optuna's tables
+FAIL_REASON = "fail_reason"  # user attribute of a trial that failed as a result (counted)
+INTERRUPTED = "interrupted"  # user attribute of a trial stopped by Ctrl-C (not counted)
+# A trial's constraint values: Optuna's system attribute holding them as a list (the form its
+# constraints_func path writes; its samplers and best_trial read it, and so does optuna-dashboard,
+# which does not read Trial.set_constraint's per-name keys), and sweep's user attribute holding
+# them by name, in the same (sorted) order
+CONSTRAINTS_KEY = "constraints"
+
+
+def quiet_optuna() -> None:
+    """Silence Optuna's notices about the features sweep uses on purpose (heartbeats with
+    ask/tell, stale-trial retry, constraints with a sampler that cannot use them, as the README
+    says) and its per-trial INFO logs; real warnings still show."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+    warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")
+
+
+def trial_experiment_id(study_name: str, number: int) -> str:
+    """``btc-4h-t0001`` for Optuna trial number 0."""
+    return f"{study_name}-t{number + 1:04d}"
+
+
+def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage on the registry database, with heartbeats and stale-trial retry.
+
+    ``prepared``: the caller knows that Optuna's tables exist and were checked in this run (a
+    worker started by ``sweep run``, whose parent built the storage first), so the creation and
+    the schema check, several round trips per worker, are skipped."""
+    interval = int(os.environ.get(ENV_HEARTBEAT, "5"))
+    grace = int(os.environ.get(ENV_GRACE, str(max(4 * interval, 20))))
+    if prepared:
+        return _rdb_storage(url, interval, grace, prepared=True)
+    # Optuna creates its tables on first use without a lock, so processes that start together on
+    # a new database race on CREATE TABLE; build the storage under an advisory lock.
+    with connect(url, autocommit=True) as lock_conn:
+        lock_conn.execute("SELECT pg_advisory_lock(%s)", (_OPTUNA_SCHEMA_LOCK,))
+        try:
+            return _rdb_storage(url, interval, grace)
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_OPTUNA_SCHEMA_LOCK,))
+
+
+def _rdb_storage(
+    url: str, interval: int, grace: int, *, prepared: bool = False
+) -> optuna.storages.RDBStorage:
+    return optuna.storages.RDBStorage(
+        sqlalchemy_url(url),
+        skip_compatibility_check=prepared,
+        skip_table_creation=prepared,
+        engine_kwargs={"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2},
+        heartbeat_interval=interval,
+        grace_period=grace,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+            max_retry=3
+        ),
+    )
+
+
+def make_sampler(
+    settings: SweepSettings, worker: int, n_params: int, *, seed: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """The study's sampler. Each worker gets its own seed (``seed + worker``, or ``seed`` when
+    given): identical seeds in parallel workers would propose identical start-up trials."""
+    if seed is None and settings.seed is not None:
+        seed = settings.seed + worker
+    name = settings.sampler
+    multi = len(settings.objectives) > 1
+    if name == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, constant_liar=True, n_startup_trials=10
+        )
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, scramble=True)
+    if name == "nsgaii":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "cmaes":
+        if multi:
+            raise ConfigError(
+                "cmaes supports one objective only",
+                key="sweep.sampler",
+                value=name,
+                hint="use tpe or nsgaii for several objectives",
+            )
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    raise AssertionError(name)
+
+
+PER_TRIAL_SEEDED = ("tpe", "random", "gp")  # samplers with no state beyond their random stream
+
+
+def trial_seed(settings: SweepSettings, next_number: int) -> int | None:
+    """The sampler seed for the trial that will get ``next_number``: from the study seed and the
+    number, so resumed runs, workers and machines never replay one another's draws, while a
+    one-worker study is reproducible."""
+    if settings.seed is None:
+        return None
+    return (settings.seed * 1_000_003 + next_number) % 2**32
+
+
+def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
+    """Optuna's pruner for ``sweep.pruner``; steps are folds 1..k, so ``warmup_folds`` = 2 means
+    the first decision comes after two folds."""
+    p = settings.pruner
+    if p.type in ("median", "percentile"):
+        return optuna.pruners.PercentilePruner(
+            percentile=50.0 if p.type == "median" else p.percentile,
+            n_startup_trials=p.startup_trials,
+            n_warmup_steps=p.warmup,
+        )
+    if p.type == "wilcoxon":
+        return optuna.pruners.WilcoxonPruner(p_threshold=p.p_threshold, n_startup_steps=p.warmup)
+    return optuna.pruners.NopPruner()
+
+
+def study_directions(s: SweepSettings) -> list[optuna.study.StudyDirection]:
+    return [
+        optuna.study.StudyDirection.MAXIMIZE
+        if d == "maximize"
+        else optuna.study.StudyDirection.MINIMIZE
+        for d in s.directions
+    ]
+
+
+def open_study(
+    storage: optuna.storages.BaseStorage, space: SearchSpace, name: str, worker: int = 0
+) -> optuna.Study:
+    """Create the Optuna study, or join it if it exists with the same directions."""
+    s = space.settings
+    directions = study_directions(s)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        directions=directions,
+        sampler=make_sampler(s, worker, len(space.params)),
+        pruner=make_pruner(s),
+        load_if_exists=True,
+    )
+    if list(study.directions) != directions:
+        raise ConfigError(
+            "an Optuna study of this name exists with other directions",
+            key="sweep.direction",
+            value=s.directions,
+            hint="use --study NEW_NAME for a new study",
+        )
+    return study
+
+
+def space_hash(space: SearchSpace) -> str:
+    blob = json.dumps(space.raw, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def register_study(
+    conn: Connection,
+    space: SearchSpace,
+    name: str,
+    n_trials: int,
+    fingerprints: Mapping[str, Any],
+) -> None:
+    """Insert the study's metadata row, or check that an existing one has the same space."""
+    s = space.settings
+    params = {
+        "study_name": name,
+        "space": Jsonb(json.loads(json.dumps(space.raw, default=str))),
+        "space_hash": space_hash(space),
+        "objectives": s.objectives,
+        "directions": s.directions,
+        "sampler": s.sampler,
+        "seed": s.seed,
+        "pruner": s.pruner.describe(),
+        "constraints": Jsonb(s.thresholds),
+        "n_trials_target": n_trials,
+        "data_fingerprint": Jsonb(dict(fingerprints)),
+        "code_version": __version__,
+    }
+    with conn.transaction():
+        conn.execute(query("insert_study"), params)
+        row = conn.execute(query("study_space_hash"), {"study_name": name}).fetchone()
+    if row and row[0] != params["space_hash"]:
+        raise ConfigError(
+            "a study of this name exists with a different search space",
+            file=space.file,
+            key="experiment_id",
+            value=name,
+            hint="use --study NEW_NAME, or restore the file the study was started with",
+        )
+    if row and _sha256s(row[1]) != _sha256s(fingerprints):
+        # A machine with other data files would mix results from different data in one study.
+        raise ConfigError(
+            "this machine's data differ from the data the study was started with",
+            file=space.file,
+            key="data",
+            value=name,
+            hint="copy the same OHLCV files here (compare sweep_studies.data_fingerprint)",
+        )
+
+
+def _sha256s(fingerprints: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v or {}).get("sha256") for k, v in dict(fingerprints).items()}
+
+
+def study_lock_key(name: str) -> int:
+    """A stable 63-bit advisory-lock key for a study name."""
+    return zlib.crc32(b"sweep-study:" + name.encode()) | (0x5357 << 32)
+
+
+@dataclass(frozen=True)
+class TrialCounts:
+    """Trials of a study by state; ``counted`` is what the budget counts."""
+
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0  # failed with a recorded reason (a result)
+    lost: int = 0  # failed by heartbeat or interrupted (not a result; re-run)
+    running: int = 0
+    waiting: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every trial of the study: the number the next new trial gets."""
+        return self.complete + self.pruned + self.failed + self.lost + self.running + self.waiting
+
+    @property
+    def counted(self) -> int:
+        return self.complete + self.pruned + self.failed
+
+
+def trial_counts(conn: Connection, name: str) -> TrialCounts:
+    """Count the study's trials in one query on Optuna's tables."""
+    rows = conn.execute(
+        query("trial_counts"), {"study_name": name, "fail_reason": FAIL_REASON}
+    ).fetchall()
+    got = {str(state): int(n) for state, n in rows}
+    return TrialCounts(
+        complete=got.get("COMPLETE", 0),
+        pruned=got.get("PRUNED", 0),
+        failed=got.get("FAIL_COUNTED", 0),
+        lost=got.get("FAIL", 0),
+        running=got.get("RUNNING", 0),
+        waiting=got.get("WAITING", 0),
+    )
+
+
+class Claim(Enum):
+    DONE = "done"  # the budget is met
+    WAIT = "wait"  # the rest of the budget is running elsewhere
+
+
+def finish_study(
+    conn: Connection,
+    name: str,
+    status: str,
+    best: tuple[int, str] | None,
+    stats: Mapping[str, Any] | None = None,
+) -> TrialCounts:
+    """Record the end of a run of the study: status, counts, best trial."""
+    counts = trial_counts(conn, name)
+    with conn.transaction():
+        conn.execute(
+            query("finish_study"),
+            {
+                "study_name": name,
+                "status": status,
+                "n_complete": counts.complete,
+                "n_pruned": counts.pruned,
+                "n_failed": counts.failed,
+                "n_running": counts.running,
+                "best_trial": best[0] if best else None,
+                "best_experiment_id": best[1] if best else None,
+                "stats": Jsonb(dict(stats)) if stats is not None else None,
+            },
+        )
+    return counts

@@ -1,0 +1,201 @@
+"""How much choosing among a study's trials inflates the chosen one: DSR and PBO, from the DB.
+
+Everything here is recomputed from the stored daily return series (``result_returns``), so a
+study's statistics can be checked later from the database alone.
+
+* **N** is the number of trials that produced a strategy (completed trials with returns, and the
+  pruned ones the caller counts); failed trials tried nothing that could be selected.
+* **Sharpe ratios** are per calendar day, from each trial's own daily series (``sweep.core.stats``
+  conventions: not annualised, population skewness, non-excess kurtosis); the annualised figure
+  shown is ``x sqrt(365)``.
+* **DSR** of the chosen trial: its probabilistic Sharpe ratio against the expected maximum Sharpe
+  of N trials whose Sharpe ratios vary as the study's did (variance with ddof 1, over the trials
+  that traded: a trial that never traded has no Sharpe ratio to spread).
+* **PBO** by CSCV over the days every trial covers (the intersection of their test windows), with
+  16 partitions (fewer, even, when there are fewer than 64 common days).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from sweep.core.gate import GateVerdict, evaluate_gate
+from sweep.core.returns import DailyReturns, align, decode
+from sweep.core.stats import (
+    SharpeStats,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    probability_of_backtest_overfitting,
+    sharpe_stats,
+    trial_sharpe_variance,
+)
+from sweep.store.registry import Connection, query
+
+DAYS_PER_YEAR = 365.0
+
+
+@dataclass(frozen=True)
+class StudyStats:
+    """Selection-bias statistics of a study's chosen trial."""
+
+    n_trials: int
+    chosen_experiment_id: str
+    best_sharpe: float  # annualised, of the chosen trial
+    best_sharpe_daily: float
+    n_days: int
+    var_sharpe_daily: float | None
+    expected_max_sharpe_daily: float | None
+    dsr: float | None
+    pbo: float | None
+    prob_oos_loss: float | None
+    degradation_slope: float | None
+    pbo_days: int
+    pbo_partitions: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in asdict(self).items()
+        }
+
+
+def load_study_returns(conn: Connection, name: str) -> dict[str, DailyReturns]:
+    with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
+        cur.execute(query("study_returns"), {"study_name": name})
+        rows = cur.fetchall()
+    return {
+        str(r["experiment_id"]): decode(
+            r["first_day"], int(r["n_days"]), str(r["encoding"]), bytes(r["data"])
+        )
+        for r in rows
+    }
+
+
+def compute_study_stats(
+    series: dict[str, DailyReturns], chosen: str, n_tried: int | None = None
+) -> StudyStats | None:
+    """DSR and PBO of ``chosen`` among ``series``; ``None`` if it has no stored returns.
+
+    ``n_tried`` (default: the number of series) is the N of the DSR: pass the count of every
+    configuration that was evaluated, pruned ones included, since each was a candidate."""
+    if chosen not in series:
+        return None
+    names = sorted(series)
+    stats = {n: _sharpe_stats(series[n].values) for n in names}
+    best = stats[chosen]
+    n = max(len(names), n_tried or 0)
+    # The spread of the trials' Sharpe ratios, over the trials that traded: a trial that never
+    # traded has no Sharpe ratio (0/0); zeros would distort the spread (shrink it where trial
+    # Sharpe ratios cluster near 0, lowering the expected maximum and flattering the chosen
+    # trial). It still counts in N (it was tried).
+    srs = np.array([stats[k].sr for k in names if not _flat(series[k].values)], dtype=np.float64)
+    var = trial_sharpe_variance(srs) if len(srs) >= 2 else None
+    dsr = emax = None
+    flat = _flat(series[chosen].values)
+    # With N > 1 trials but fewer than two that traded there is no spread to deflate by, and
+    # a zero spread would leave the choice undeflated: no DSR rather than a flattering one.
+    if best.n_obs > 1 and not flat and (var is not None or n == 1):
+        v = var if var is not None else 0.0
+        emax = expected_max_sharpe(n, v)
+        try:
+            dsr = deflated_sharpe_ratio(best.sr, best.n_obs, best.skew, best.kurtosis, n, v)
+        except ValueError:  # moments no distribution can have (e.g. a flat series)
+            dsr = None
+    pbo = loss = slope = None
+    partitions = None
+    _, matrix = align([series[k] for k in names])
+    days = matrix.shape[0]
+    if len(names) >= 2 and days >= 8:
+        partitions = 16 if days >= 64 else max(2, (days // 4) // 2 * 2)
+        res = probability_of_backtest_overfitting(matrix, n_partitions=partitions)
+        pbo, loss, slope = res.pbo, res.prob_oos_loss, res.degradation_slope
+    return StudyStats(
+        n_trials=n,
+        chosen_experiment_id=chosen,
+        best_sharpe=float(best.sr * math.sqrt(DAYS_PER_YEAR)),
+        best_sharpe_daily=float(best.sr),
+        n_days=int(best.n_obs),
+        var_sharpe_daily=var,
+        expected_max_sharpe_daily=emax,
+        dsr=dsr,
+        pbo=pbo,
+        prob_oos_loss=loss,
+        degradation_slope=slope,
+        pbo_days=days,
+        pbo_partitions=partitions,
+    )
+
+
+def _flat(values: np.ndarray) -> bool:
+    """A series with no variation: a trial that never traded (every day 0)."""
+    return bool(values.size == 0 or values.max() == values.min())
+
+
+def _sharpe_stats(values: np.ndarray) -> SharpeStats:
+    """``sharpe_stats``, with a flat series (a trial that never traded) as Sharpe 0, the figure
+    shown for it; it is left out of the spread of Sharpe ratios (see above)."""
+    if values.size >= 2 and _flat(values):
+        return SharpeStats(sr=0.0, skew=0.0, kurtosis=3.0, n_obs=int(values.size))
+    return sharpe_stats(values)
+
+
+def study_stats_for(conn: Connection, name: str, chosen: str) -> StudyStats | None:
+    """:func:`compute_study_stats` from the database: stored returns, N = evaluated trials."""
+    tried = conn.execute(query("study_tried"), {"study_name": name}).fetchone()
+    return compute_study_stats(
+        load_study_returns(conn, name), chosen, int(tried[0]) if tried else None
+    )
+
+
+def study_gate(stats: StudyStats, min_dsr: float | None, max_pbo: float | None) -> GateVerdict:
+    """The gate's study-level checks (``gate.min_dsr``, ``gate.max_pbo``) for the chosen trial."""
+    return evaluate_gate(
+        {"dsr": stats.dsr, "pbo": stats.pbo},
+        min_sharpe=None,
+        min_win_rate=None,
+        min_trades=None,
+        min_dsr=min_dsr,
+        max_pbo=max_pbo,
+    )
+
+
+def record_on_chosen(
+    conn: Connection, result_id: int, stats: StudyStats, verdict: GateVerdict
+) -> None:
+    """The chosen trial's row carries the study's statistics, and fails the gate with them."""
+    extra = {"dsr": stats.dsr, "pbo": stats.pbo, "n_trials_study": stats.n_trials}
+    with conn.transaction():
+        # A resumed study may choose another trial: the earlier choice keeps no study figures.
+        conn.execute(query("clear_study_figures"), {"result_id": result_id})
+        row = conn.execute(query("lock_result_failures"), {"result_id": result_id}).fetchone()
+        have = list(row[0] or []) if row else []
+        # Earlier DSR/PBO failures are replaced: the statistics now describe more trials.
+        kept = [f for f in have if not f.startswith(("dsr ", "pbo "))]
+        failures = kept + list(verdict.failures)
+        conn.execute(
+            query("update_chosen_result"),
+            {"extra": Jsonb(extra), "failures": failures, "result_id": result_id},
+        )
+
+
+def conclude_study(conn: Connection, name: str, best: dict[str, Any] | None) -> dict[str, Any]:
+    """Compute the chosen trial's DSR and PBO, apply the study-level gate checks to its row and
+    return what ``sweep_studies.stats`` stores (empty when nothing completed)."""
+    if best is None:
+        return {}
+    stats = study_stats_for(conn, name, str(best["experiment_id"]))
+    if stats is None:
+        return {}
+    row = conn.execute(
+        query("experiment_gate"), {"experiment_id": best["experiment_id"]}
+    ).fetchone()
+    gate = (row[0] if row else None) or {}
+    verdict = study_gate(stats, gate.get("min_dsr"), gate.get("max_pbo"))
+    record_on_chosen(conn, int(best["result_id"]), stats, verdict)
+    return {**stats.to_dict(), "study_gate_failures": list(verdict.failures)}

@@ -1,0 +1,228 @@
+"""What a study found, from the registry alone: counts, best trial, gate passes, failures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from sweep.core.gate import PER_RUN_CHECKS, feasible, format_threshold, shortfall
+from sweep.store.registry import Connection, query
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """A study's outcome as recorded in ``sweep_studies`` and ``model_results``."""
+
+    name: str
+    objectives: list[str]
+    directions: list[str]
+    n_target: int
+    n_results: int
+    n_passed: int
+    thresholds: dict[str, float]  # sweep.constraints, resolved ({} when there are none)
+    n_feasible: int  # ok trials that met them
+    failures: dict[str, int]
+    by_status: dict[str, int]
+    best: dict[str, Any] | None  # experiment_id, trial_number, metrics
+    status: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def study_row(conn: Connection, name: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
+        cur.execute(query("study_get"), {"study_name": name})
+        return cur.fetchone()
+
+
+def study_results(conn: Connection, name: str) -> list[dict[str, Any]]:
+    """The latest result row of every registered trial of the study."""
+    with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
+        cur.execute(query("study_results"), {"study_name": name})
+        return list(cur.fetchall())
+
+
+def passed_own_gate(row: dict[str, Any]) -> bool:
+    """The trial passed the gate's per-run checks (the study-level dsr/pbo checks aside)."""
+    failures = row.get("gate_failures") or []
+    return row.get("status") == "ok" and all(f.startswith(("dsr ", "pbo ")) for f in failures)
+
+
+def study_thresholds(meta: dict[str, Any]) -> dict[str, float]:
+    """The study's ``sweep.constraints`` as resolved when it started (``sweep_studies``); none
+    for a study older than constraints."""
+    # sorted, as everywhere (JSONB keeps its own key order)
+    return {k: float(v) for k, v in sorted((meta.get("constraints") or {}).items())}
+
+
+def describe_thresholds(thresholds: dict[str, float]) -> str:
+    """``n_trades >= 30, max_drawdown <= 25.0%``: the constraints in the metrics' own terms,
+    printed as the gate prints them."""
+    parts = []
+    for key, threshold in thresholds.items():
+        metric, is_minimum = PER_RUN_CHECKS[key]
+        parts.append(
+            f"{metric} {'>=' if is_minimum else '<='} {format_threshold(metric, threshold)}"
+        )
+    return ", ".join(parts)
+
+
+def is_feasible(row: dict[str, Any], thresholds: dict[str, float]) -> bool:
+    """An ``ok`` trial whose metrics meet the study's constraints (all, when there are none)."""
+    return row.get("status") == "ok" and feasible(thresholds, row.get("metrics") or {})
+
+
+def choose(meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The study's chosen trial among ``rows`` (:func:`pick_best` with the study's settings)."""
+    return pick_best(
+        rows, list(meta["objectives"]), list(meta["directions"]), study_thresholds(meta)
+    )
+
+
+def pick_best(
+    rows: list[dict[str, Any]],
+    objectives: list[str],
+    directions: list[str],
+    thresholds: dict[str, float] | None = None,
+) -> dict[str, Any] | None:
+    """The study's chosen trial: the best ``ok`` trial by the objectives, among the trials that
+    passed the gate's per-run checks and met the study's constraints when any did (a 3-trade fluke
+    with the top Sharpe is not what a researcher means by best); else among those that met the
+    constraints, else those that passed the gate, else (with constraints) those that missed them
+    by the least total shortfall, as Optuna ranks infeasible trials: a configuration that never
+    trades scores Sharpe 0, above most trading ones, and is the farthest from any constraint on
+    trades. Several objectives: among the Pareto-optimal trials, the one best on the first
+    objective. ``sweep export`` follows this rule without ``--trial``."""
+    sign = [1.0 if d == "maximize" else -1.0 for d in directions]
+    thresholds = thresholds or {}
+
+    def score(r: dict[str, Any]) -> list[float] | None:
+        m = r.get("metrics") or {}
+        vals = [m.get(o) for o in objectives]
+        if r.get("status") != "ok" or any(v is None for v in vals):
+            return None
+        return [s * float(v) for s, v in zip(sign, vals, strict=True)]  # type: ignore[arg-type]
+
+    scored = [(s, r) for r in rows if (s := score(r)) is not None]
+    met = [(s, r) for s, r in scored if is_feasible(r, thresholds)]
+    passing = [(s, r) for s, r in scored if passed_own_gate(r)]
+    both = [(s, r) for s, r in met if passed_own_gate(r)]
+    pool = both or met or passing or scored
+    if not pool:
+        return None
+    if thresholds and not (both or met or passing):
+        gaps = [shortfall(thresholds, r.get("metrics") or {}) for _, r in pool]
+        least = min(gaps)
+        pool = [sr for sr, gap in zip(pool, gaps, strict=True) if gap <= least]
+    front = [
+        (s, r)
+        for s, r in pool
+        if not any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in pool)
+    ]
+    # Ties broken by trial number, so the choice does not depend on row order.
+    return max(front, key=lambda sr: (sr[0][0], -int(sr[1]["trial_number"])))[1]
+
+
+def summarize(conn: Connection, name: str) -> StudySummary | None:
+    row = study_row(conn, name)
+    if row is None:
+        return None
+    rows = study_results(conn, name)
+    thresholds = study_thresholds(row)
+    failures = Counter(str(r["error"]) for r in rows if r["status"] == "failed")
+    return StudySummary(
+        name=name,
+        objectives=list(row["objectives"]),
+        directions=list(row["directions"]),
+        n_target=int(row["n_trials_target"]),
+        n_results=len(rows),
+        n_passed=sum(1 for r in rows if r["gate_passed"]),
+        thresholds=thresholds,
+        n_feasible=sum(1 for r in rows if is_feasible(r, thresholds)),
+        failures=dict(failures.most_common()),
+        by_status=dict(Counter(str(r["status"]) for r in rows)),
+        best=choose(row, rows),
+        status=str(row["status"]),
+        stats=dict(row["stats"] or {}),
+    )
+
+
+def summary_lines(s: StudySummary) -> list[str]:
+    """The end-of-run summary, also shown by ``sweep results --study``."""
+    states = ", ".join(f"{n} {k}" for k, n in sorted(s.by_status.items()))
+    lines = [
+        f"study {s.name}: {s.n_results} trials registered ({states}; target {s.n_target}), "
+        f"{s.n_passed} passed the gate, status {s.status}"
+    ]
+    if s.thresholds:
+        n_ok = s.by_status.get("ok", 0)
+        lines.append(
+            f"constraints {describe_thresholds(s.thresholds)}: met by {s.n_feasible} of {n_ok} "
+            "completed trials"
+        )
+    if s.best is not None:
+        m = s.best["metrics"] or {}
+        shown = ["sharpe", "win_rate", "alpha", "n_trades"]
+        extra = [o for o in s.objectives if o not in shown]
+        verdict = _verdict(s)
+        lines.append(
+            f"best: {s.best['experiment_id']} ({verdict}) — Sharpe {_fmt(m.get('sharpe'))}, "
+            f"WR {pct(m.get('win_rate'))}, vs B&H {pct(m.get('alpha'), True)}, "
+            f"trades {m.get('n_trades')}" + "".join(f", {o} {_fmt(m.get(o))}" for o in extra)
+        )
+    else:
+        lines.append("best: none (no trial completed)")
+    st = s.stats
+    if st.get("dsr") is not None:
+        lines.append(
+            f"selection bias: N={st.get('n_trials')} trials; the chosen trial's daily returns "
+            f"have Sharpe {_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
+            f"{_fmt(st.get('dsr'))}; PBO {_fmt(st.get('pbo'))}"
+        )
+    elif st.get("pbo") is not None:
+        # No DSR: the chosen trial never traded, or fewer than two of the N trials did (no
+        # spread of Sharpe ratios to deflate by). PBO, over all the trials' returns, still holds.
+        lines.append(
+            f"selection bias: N={st.get('n_trials')} trials; no deflated Sharpe ratio (the "
+            "chosen trial never traded, or fewer than two trials did); PBO "
+            f"{_fmt(st.get('pbo'))}"
+        )
+    if st.get("study_gate_failures"):
+        lines.append("✗ Gate failures (study): " + ", ".join(st["study_gate_failures"]))
+    if s.failures:
+        lines.append("failures: " + "; ".join(f"{n}× {reason}" for reason, n in s.failures.items()))
+    return lines
+
+
+def _verdict(s: StudySummary) -> str:
+    """Why the chosen trial is the one (the pools of :func:`pick_best`, in order)."""
+    assert s.best is not None
+    passed = passed_own_gate(s.best)
+    if not s.thresholds:
+        return "passed the gate" if passed else "no trial passed the gate"
+    met = is_feasible(s.best, s.thresholds)
+    if met and passed:
+        return "met the constraints and passed the gate"
+    if met:
+        return "met the constraints; no trial that met them passed the gate"
+    if passed:
+        return "passed the gate; no trial met the constraints"
+    return "no trial met the constraints or passed the gate; the closest to the constraints"
+
+
+def study_summary_lines(conn: Connection, name: str) -> list[str]:
+    s = summarize(conn, name)
+    return summary_lines(s) if s is not None else [f"no study named {name}"]
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):.3f}"
+
+
+def pct(v: Any, signed: bool = False) -> str:
+    """A fraction as a percentage with one decimal (``n/a`` for None)."""
+    if v is None:
+        return "n/a"
+    return f"{float(v) * 100:+.1f}%" if signed else f"{float(v) * 100:.1f}%"

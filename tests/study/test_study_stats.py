@@ -1,0 +1,92 @@
+"""Study-level DSR and PBO from stored daily returns."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from sweep.core.returns import DailyReturns
+from sweep.core.stats import deflated_sharpe_ratio, sharpe_stats, trial_sharpe_variance
+from sweep.study.study_stats import compute_study_stats, study_gate
+
+
+def noise_study(n_trials: int, n_days: int = 400, seed: int = 1) -> dict[str, DailyReturns]:
+    rng = np.random.default_rng(seed)
+    return {
+        f"t{i:03d}": DailyReturns(date(2022, 1, 1), rng.normal(0, 0.01, n_days))
+        for i in range(n_trials)
+    }
+
+
+def best_of(series: dict[str, DailyReturns]) -> str:
+    return max(series, key=lambda k: sharpe_stats(series[k].values).sr)
+
+
+def test_dsr_matches_sweep_stats_on_the_same_inputs() -> None:
+    series = noise_study(20)
+    chosen = best_of(series)
+    got = compute_study_stats(series, chosen)
+    assert got is not None
+    s = sharpe_stats(series[chosen].values)
+    v = trial_sharpe_variance([sharpe_stats(x.values).sr for x in series.values()])
+    assert got.dsr == pytest.approx(deflated_sharpe_ratio(s.sr, s.n_obs, s.skew, s.kurtosis, 20, v))
+    assert got.n_trials == 20 and got.n_days == 400 and got.pbo_partitions == 16
+    assert got.best_sharpe == pytest.approx(s.sr * np.sqrt(365))
+
+
+def test_best_of_pure_noise_is_not_significant_and_overfits() -> None:
+    series = noise_study(40)
+    got = compute_study_stats(series, best_of(series))
+    assert got is not None and got.dsr is not None and got.pbo is not None
+    assert got.dsr < 0.9  # the best of 40 noise strategies is not a discovery
+    assert got.pbo > 0.2
+
+
+def test_a_truly_better_trial_has_high_dsr_and_low_pbo() -> None:
+    series = noise_study(30)
+    rng = np.random.default_rng(7)
+    series["edge"] = DailyReturns(date(2022, 1, 1), rng.normal(0.004, 0.01, 400))
+    got = compute_study_stats(series, "edge")
+    assert got is not None and got.dsr is not None and got.pbo is not None
+    assert got.dsr > 0.95
+    assert got.pbo < 0.1
+
+
+def test_flat_trials_count_in_n_not_in_the_spread_and_a_flat_choice_has_no_dsr() -> None:
+    series = noise_study(5)
+    traded = dict(series)
+    for i in range(5):  # half the study never traded
+        series[f"flat{i}"] = DailyReturns(date(2022, 1, 1), np.zeros(400))
+    chosen = best_of(traded)
+    got = compute_study_stats(series, chosen)
+    assert got is not None and got.n_trials == 10 and got.dsr is not None
+    srs = [sharpe_stats(x.values).sr for x in traded.values()]
+    assert got.var_sharpe_daily == pytest.approx(trial_sharpe_variance(srs))
+    # Zeros in the spread would have shrunk it and made the chosen trial look better.
+    s = sharpe_stats(series[chosen].values)
+    with_zeros = trial_sharpe_variance([*srs, *[0.0] * 5])
+    assert with_zeros < got.var_sharpe_daily
+    flattered = deflated_sharpe_ratio(s.sr, s.n_obs, s.skew, s.kurtosis, 10, with_zeros)
+    assert got.dsr < flattered
+    flat = compute_study_stats(series, "flat0")
+    assert flat is not None and flat.dsr is None and flat.best_sharpe == 0.0
+    # one trial traded among many: no spread to deflate by, so no DSR (not an undeflated one)
+    lone = {k: v for k, v in series.items() if k.startswith("flat")} | {chosen: series[chosen]}
+    alone = compute_study_stats(lone, chosen)
+    assert alone is not None and alone.n_trials == 6 and alone.dsr is None
+    single = compute_study_stats({chosen: series[chosen]}, chosen)
+    assert single is not None and single.n_trials == 1 and single.dsr is not None
+
+
+def test_unknown_choice_gives_none_and_study_gate_words_failures() -> None:
+    series = noise_study(10)
+    assert compute_study_stats(series, "missing") is None
+    got = compute_study_stats(series, best_of(series))
+    assert got is not None
+    verdict = study_gate(got, min_dsr=0.99, max_pbo=0.0)
+    assert not verdict.passed
+    assert verdict.failures[0].startswith("dsr ") and " < 0.99" in verdict.failures[0]
+    assert verdict.failures[1].startswith("pbo ") and verdict.failures[1].endswith(" > 0.00")
+    assert study_gate(got, None, None).passed

@@ -1,0 +1,92 @@
+"""The study summary's wording: which pool the chosen trial came from, and the selection-bias
+line with and without a deflated Sharpe ratio (pure functions; no database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sweep.study.summary import StudySummary, pick_best, summary_lines
+
+GATE_FAIL = ["sharpe 0.50 < 1.00"]
+
+
+def row(
+    n: int, sharpe: float, trades: int, gate_failures: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "experiment_id": f"s-t{n:04d}",
+        "trial_number": n - 1,
+        "status": "ok",
+        "metrics": {"sharpe": sharpe, "n_trades": trades, "win_rate": 0.5, "alpha": 0.0},
+        "gate_failures": gate_failures or [],
+    }
+
+
+def summary(rows: list[dict[str, Any]], thresholds: dict[str, float], **stats: Any) -> StudySummary:
+    return StudySummary(
+        name="s",
+        objectives=["sharpe"],
+        directions=["maximize"],
+        n_target=len(rows),
+        n_results=len(rows),
+        n_passed=sum(1 for r in rows if not r["gate_failures"]),
+        thresholds=thresholds,
+        n_feasible=0,
+        failures={},
+        by_status={"ok": len(rows)},
+        best=pick_best(rows, ["sharpe"], ["maximize"], thresholds),
+        status="completed",
+        stats=stats,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "chosen", "verdict"),
+    [
+        # met and passed: the best of those, not the higher-Sharpe infeasible trial
+        ([row(1, 2.0, 5), row(2, 1.2, 40)], "s-t0002", "met the constraints and passed the gate"),
+        (
+            [row(1, 2.0, 5), row(2, 0.5, 40, GATE_FAIL)],
+            "s-t0002",
+            "met the constraints; no trial that met them passed the gate",
+        ),
+        (
+            [row(1, 2.0, 5), row(2, 0.5, 5, GATE_FAIL)],
+            "s-t0001",
+            "passed the gate; no trial met the constraints",
+        ),
+        (
+            [row(1, 0.4, 5, GATE_FAIL), row(2, 0.5, 5, GATE_FAIL)],
+            "s-t0002",
+            "no trial met the constraints or passed the gate; the closest to the constraints",
+        ),
+        # a configuration that never trades (Sharpe 0) is not the closest: the least shortfall is
+        (
+            [row(1, 0.0, 0, GATE_FAIL), row(2, -0.3, 25, GATE_FAIL)],
+            "s-t0002",
+            "no trial met the constraints or passed the gate; the closest to the constraints",
+        ),
+    ],
+)
+def test_the_verdict_names_the_pool_the_chosen_trial_came_from(
+    rows: list[dict[str, Any]], chosen: str, verdict: str
+) -> None:
+    lines = summary_lines(summary(rows, {"min_trades": 30.0}))
+    best = next(ln for ln in lines if ln.startswith("best: "))
+    assert best.startswith(f"best: {chosen} ({verdict}) — "), best
+
+
+def test_without_constraints_the_verdict_is_the_gates() -> None:
+    lines = summary_lines(summary([row(1, 2.0, 5, GATE_FAIL)], {}))
+    assert "(no trial passed the gate)" in lines[1]
+    assert not any(ln.startswith("constraints ") for ln in lines)
+
+
+def test_pbo_is_shown_when_there_is_no_deflated_sharpe_ratio() -> None:
+    with_dsr = summary_lines(summary([row(1, 2.0, 40)], {}, n_trials=9, dsr=0.91, pbo=0.25))
+    assert any("deflated Sharpe ratio 0.910; PBO 0.250" in ln for ln in with_dsr)
+    without = summary_lines(summary([row(1, 0.0, 0)], {}, n_trials=9, dsr=None, pbo=0.58))
+    (line,) = [ln for ln in without if ln.startswith("selection bias")]
+    assert "no deflated Sharpe ratio" in line and line.endswith("PBO 0.580")
