@@ -1,0 +1,143 @@
+"""The public API in ``sweep/__init__.py``: what notebooks import, and the README's example."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT, SEED_YAML, seed_with
+
+import sweep
+from sweep.core.config import ExperimentConfig
+from sweep.core.features import resolve_features
+
+
+@pytest.fixture(scope="module")
+def cfg() -> ExperimentConfig:
+    return sweep.load_config(SEED_YAML)
+
+
+@pytest.fixture(scope="module")
+def bars(cfg: ExperimentConfig) -> pd.DataFrame:
+    return sweep.load_bars(cfg)
+
+
+def test_load_config_takes_a_path_a_str_or_a_mapping() -> None:
+    a = sweep.load_config(SEED_YAML)
+    b = sweep.load_config(str(SEED_YAML))
+    c = sweep.load_config(seed_with("seed", 42))
+    assert a == b == c
+    assert a.experiment_id == "btc-xgb-4h-momentum"
+
+
+def test_load_config_raises_the_clis_one_line_error() -> None:
+    with pytest.raises(sweep.ConfigError) as info:
+        sweep.load_config(seed_with("position.hold_maxx", 3))
+    text = str(info.value)
+    assert "\n" not in text
+    assert "position.hold_maxx" in text and "did you mean 'hold_max'" in text
+
+
+def test_load_bars_is_the_validated_utc_frame_at_the_timeframe(
+    cfg: ExperimentConfig, bars: pd.DataFrame
+) -> None:
+    assert list(bars.columns) == ["open", "high", "low", "close", "volume"]
+    assert str(bars.index.tz) == "UTC"
+    assert bars.index.is_monotonic_increasing and bars.index.is_unique
+    assert (bars.index.to_series().diff().dropna() >= pd.Timedelta("4h")).all()
+    mine = sweep.load_bars(cfg)
+    mine.iloc[0, 0] = -1.0  # a copy: the pipeline's cached frame is untouched
+    assert sweep.load_bars(cfg).iloc[0, 0] == bars.iloc[0, 0] > 0
+
+
+def test_features_are_the_configs_columns_and_causal(
+    cfg: ExperimentConfig, bars: pd.DataFrame
+) -> None:
+    x = sweep.features(cfg, bars)
+    assert list(x.columns) == resolve_features(cfg.feature_groups)
+    assert x.index.equals(bars.index)
+    cut = 5000
+    early = sweep.features(cfg, bars.iloc[:cut])
+    pd.testing.assert_frame_equal(early, x.iloc[:cut])
+
+
+def test_labels_are_aligned_with_nan_where_unknown(
+    cfg: ExperimentConfig, bars: pd.DataFrame
+) -> None:
+    y = sweep.labels(cfg, bars)
+    assert y.index.equals(bars.index)
+    h = cfg.target.horizon
+    assert y.iloc[-h:].isna().all() and y.iloc[:-h].notna().all()
+    assert set(np.unique(y.dropna())) == {0.0, 1.0}
+    fwd = bars["close"].shift(-h) / bars["close"] - 1 > cfg.target.threshold
+    assert (y.iloc[:-h] == fwd.iloc[:-h].astype(float)).all()
+
+
+def test_backtest_returns_metrics_and_one_row_per_trade(
+    cfg: ExperimentConfig, bars: pd.DataFrame
+) -> None:
+    y = sweep.labels(cfg, bars)
+    bt = sweep.backtest(cfg, bars, y)
+    assert bt.metrics["n_trades"] == len(bt.trades) > 100
+    assert {"entry_time", "exit_time", "net_return"} <= set(bt.trades.columns)
+    assert (bt.trades["exit_time"] > bt.trades["entry_time"]).all()
+    # Trading on the label the seed defines wins most trades: an oracle on its own target.
+    assert bt.metrics["win_rate"] > 0.75
+    assert bt.equity.index.equals(bars.index)
+    # A Series is aligned by index, an array by position: the same trades either way.
+    shuffled = y.sample(frac=1.0, random_state=0)
+    again = sweep.backtest(cfg, bars, shuffled)
+    assert again.metrics == bt.metrics
+
+
+def test_backtest_refuses_probabilities_of_another_length(
+    cfg: ExperimentConfig, bars: pd.DataFrame
+) -> None:
+    with pytest.raises(sweep.ConfigError, match="one value per bar"):
+        sweep.backtest(cfg, bars, np.zeros(len(bars) - 1))
+
+
+def test_run_load_model_and_predict_reproduce_the_registered_run(
+    workdir: Path, cfg: ExperimentConfig
+) -> None:
+    outcome = sweep.run(cfg)
+    assert outcome.status == "ok" and outcome.model_path is not None
+    bars = sweep.load_bars(cfg)
+    by_id = sweep.load_model(outcome.experiment_id)
+    by_str = sweep.load_model(outcome.model_path)
+    by_path = sweep.load_model(Path(outcome.model_path))
+    assert by_id.path == by_str.path == by_path.path
+    assert by_id.feature_names == resolve_features(cfg.feature_groups)
+    proba = sweep.predict(by_id, bars)
+    assert proba.index.equals(bars.index)
+    assert np.isnan(proba.iloc[0])  # the features' warm-up
+    # The probabilities of the test period, put through the backtest, give the registered
+    # metrics exactly: the same model, the same features, the same trades.
+    result = outcome.result
+    assert result is not None
+    test = bars.index.isin(result.test_index)
+    bt = sweep.backtest(cfg, bars[test], proba[test])
+    for key in ("sharpe", "win_rate", "n_trades", "total_return", "max_drawdown", "alpha"):
+        assert bt.metrics[key] == outcome.metrics[key], key
+
+
+def test_load_model_of_an_unknown_id_is_one_line(workdir: Path) -> None:
+    with pytest.raises(sweep.ConfigError, match="no registered model"):
+        sweep.load_model("no-such-experiment")
+
+
+def test_the_readme_example_runs_as_written(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Python API", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    (workdir / "experiments").mkdir()
+    (workdir / "experiments" / SEED_YAML.name).write_text(SEED_YAML.read_text())
+    exec(compile(code.group(1), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "net_return" in out
