@@ -1,12 +1,7 @@
--- Remove the study statistics (and their gate failures) from the other results of the same
--- study as %(result_id)s: only the study's chosen trial carries them.
+-- Remove the study statistics from the other results of the same study as %(result_id)s: only
+-- the study's chosen trial carries them (a resumed study may choose another trial).
 UPDATE model_results r
-SET metrics = r.metrics - 'dsr' - 'pbo' - 'n_trials_study',
-    gate_failures = ARRAY(SELECT f FROM unnest(r.gate_failures) WITH ORDINALITY AS u(f, i)
-                          WHERE f NOT LIKE 'dsr %%' AND f NOT LIKE 'pbo %%' ORDER BY i),
-    gate_passed = (r.status = 'ok' AND NOT EXISTS (
-                       SELECT 1 FROM unnest(r.gate_failures) AS u(f)
-                       WHERE f NOT LIKE 'dsr %%' AND f NOT LIKE 'pbo %%'))
+SET metrics = r.metrics - 'dsr' - 'pbo' - 'n_trials_study' - 'timing_p_study'
 FROM experiments e
 WHERE e.experiment_id = r.experiment_id
   AND e.study_name = (SELECT e2.study_name FROM model_results r2

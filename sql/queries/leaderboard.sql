@@ -1,5 +1,9 @@
 -- The leaderboard, ordered by a metric (NULLs last). Holdout evaluations are listed only when
--- asked for (and then only they); with latest_only, one row per experiment: its latest run.
+-- asked for (and then only they), with their looks counted on the bars: look_number of
+-- looks_on_bars are holdout looks by any study on the same symbol, timeframe and overlapping
+-- window (covering at least a tenth of it), scored_on_bars the other results that scored
+-- those bars. With latest_only, one row
+-- per experiment: its latest run.
 WITH runs AS (
     SELECT DISTINCT ON (CASE WHEN %(latest_only)s THEN r.experiment_id END,
                         CASE WHEN %(latest_only)s THEN NULL ELSE r.id END)
@@ -18,9 +22,21 @@ SELECT r.id, r.experiment_id, e.symbol, e.timeframe, e.feature_groups,
        (r.metrics ->> 'n_trades')::int        AS n_trades,
        (r.metrics ->> %(order)s)::float       AS order_value,
        r.gate_passed, r.status, r.holdout, r.trained_at,
+       lk.look_number, lk.looks_on_bars, lk.scored_on_bars,
        count(*) OVER () AS n_matching
 FROM runs r
 JOIN experiments e USING (experiment_id)
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE o.holdout AND o.id <= r.id) AS look_number,
+           count(*) FILTER (WHERE o.holdout) AS looks_on_bars,
+           count(*) FILTER (WHERE NOT o.holdout) AS scored_on_bars
+    FROM model_results o
+    JOIN experiments oe USING (experiment_id)
+    WHERE %(holdout)s AND o.status = 'ok' AND o.gate_passed IS NOT NULL
+      AND oe.symbol = e.symbol AND oe.timeframe = e.timeframe
+      AND least(o.test_to, r.test_to) - greatest(o.test_from, r.test_from)
+          > (r.test_to - r.test_from) / 10
+) AS lk ON %(holdout)s
 WHERE (NOT %(passed_only)s OR r.gate_passed)
   AND (%(study)s::text IS NULL OR e.study_name = %(study)s)
   AND (%(include_failed)s OR r.status = 'ok')

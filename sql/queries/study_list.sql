@@ -1,6 +1,25 @@
-SELECT study_name, status, n_trials_target, n_complete, n_pruned, n_failed, n_running,
-       objectives, directions, sampler, best_experiment_id,
-       (stats ->> 'best_value')::float AS best_value,
-       (stats ->> 'dsr')::float AS dsr, (stats ->> 'pbo')::float AS pbo, started_at, ended_at
-FROM sweep_studies
-ORDER BY started_at DESC;
+-- Studies, newest first, with their verdict and how often their holdouts were looked at:
+-- holdout_looks by this study, holdout_looks_on_bars by any study on the same bars (the same
+-- symbol and timeframe, overlapping windows; NULL until this study has looked).
+SELECT s.study_name, s.status, s.n_trials_target, s.n_complete, s.n_pruned, s.n_failed,
+       s.n_running, s.objectives, s.directions, s.sampler, s.best_experiment_id,
+       (s.stats ->> 'best_value')::float AS best_value,
+       s.stats ->> 'verdict' AS verdict,
+       coalesce(s.stats -> 'verdict_reasons', '[]'::jsonb) AS verdict_reasons,
+       (s.stats ->> 'dsr')::float AS dsr, (s.stats ->> 'pbo')::float AS pbo,
+       (s.stats ->> 'timing_p')::float AS timing_p,
+       (s.stats ->> 'n_trials_bars')::int AS n_trials_on_bars,
+       (SELECT count(*) FROM holdout_looks h WHERE h.study_name = s.study_name) AS holdout_looks,
+       (SELECT count(DISTINCT o.id)
+        FROM holdout_looks h
+        JOIN model_results r ON r.id = h.result_id
+        JOIN experiments e ON e.experiment_id = r.experiment_id
+        JOIN model_results o ON o.holdout AND o.status = 'ok'
+             AND least(o.test_to, r.test_to) - greatest(o.test_from, r.test_from)
+                 > (r.test_to - r.test_from) / 10
+        JOIN experiments oe ON oe.experiment_id = o.experiment_id
+             AND oe.symbol = e.symbol AND oe.timeframe = e.timeframe
+        WHERE h.study_name = s.study_name) AS holdout_looks_on_bars,
+       s.started_at, s.ended_at
+FROM sweep_studies s
+ORDER BY s.started_at DESC;

@@ -68,6 +68,10 @@ def results(args: argparse.Namespace) -> int:
         "holdout",
         "trained_at",
     ]
+    if args.holdout:
+        cols[cols.index("holdout")] = "look_number"
+        cols.insert(cols.index("look_number") + 1, "looks_on_bars")
+        cols.insert(cols.index("looks_on_bars") + 1, "scored_on_bars")
     if args.order not in ("sharpe", "win_rate", "alpha", "max_drawdown", "n_trades"):
         cols.insert(3, "order_value")
     if args.format == "csv":

@@ -138,10 +138,13 @@ def studies(args: argparse.Namespace) -> int:
                     "n_complete",
                     "n_pruned",
                     "n_failed",
+                    "verdict",
                     "best_experiment_id",
                     "best_value",
                     "dsr",
                     "pbo",
+                    "timing_p",
+                    "holdout_looks",
                     "started_at",
                 ],
             )

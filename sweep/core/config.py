@@ -103,6 +103,17 @@ class GateConfig(_Strict):
     max_drawdown: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
     min_dsr: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
     max_pbo: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
+    # The timing test's p-value (random entries with the same trades and exits); a study's
+    # verdict uses the study-level p, corrected for choosing the best of its trials.
+    max_timing_p: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
+
+
+class ProvenanceConfig(_Strict):
+    """Where an exported config came from: ``sweep run`` reads the study's verdict through it.
+    Metadata only: it never changes a run's result or the config's fingerprint."""
+
+    study: Annotated[str, Field(min_length=1, max_length=200)]
+    trial: Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
 
 
 class DataConfig(_Strict):
@@ -128,6 +139,7 @@ class ExperimentConfig(_Strict):
     backtest: BacktestConfig = BacktestConfig()
     gate: GateConfig = GateConfig()
     data: DataConfig = DataConfig()
+    provenance: ProvenanceConfig | None = None
     seed: Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)] = 42
 
     @field_validator("experiment_id")
@@ -156,7 +168,9 @@ class ExperimentConfig(_Strict):
 
         Keys whose value is null are left out, so adding a new optional block (off by default)
         to sweep does not change the fingerprint of configs registered before it."""
-        blob = json.dumps(_drop_none(self.to_json_dict()), sort_keys=True, separators=(",", ":"))
+        data = _drop_none(self.to_json_dict())
+        data.pop("provenance", None)  # where a file came from is not what it runs
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -125,6 +125,13 @@ def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
     )
 
 
+def label_rows(cfg: ExperimentConfig, dataset: Dataset) -> tuple[int, int, int]:
+    """The rows ``[start, stop)`` ``cfg`` may use on ``dataset`` (:func:`usable_rows`) and its
+    label's reach in bars, the purge gap between its splits (for checks before trial 0)."""
+    inp = _inputs(cfg, dataset)
+    return inp.start, inp.stop, cfg.target.horizon
+
+
 def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -> _Evaluated:
     """Fit on the split's fitting rows (early stopping on its validation tail), backtest and
     score its test rows."""

@@ -211,6 +211,17 @@ def probabilistic_sharpe_ratio(
     return _norm_cdf(gap * math.sqrt(n_obs - 1.0) / math.sqrt(term))
 
 
+def sharpe_interval(stats: SharpeStats, z: float = 1.959964) -> tuple[float, float]:
+    """A confidence interval for the per-bar Sharpe ratio, ``SR ± z sqrt(term / (n - 1))``, with
+    the non-normal standard error of [SEF] (Mertens; ``term`` as in
+    :func:`probabilistic_sharpe_ratio`). ``z = 1.96`` gives the two-sided 95% interval."""
+    _check_moments(stats.sr, stats.skew, stats.kurtosis)
+    if not stats.n_obs > 1:
+        raise _fail("n_obs", "n_obs > 1 (a Sharpe ratio needs two returns)", stats.n_obs)
+    half = z * math.sqrt(_variance_term(stats.sr, stats.skew, stats.kurtosis) / (stats.n_obs - 1))
+    return stats.sr - half, stats.sr + half
+
+
 def expected_max_sharpe(n_trials: int, var_trials: float) -> float:
     """Expected maximum of ``n_trials`` independent per-bar Sharpe ratios with true SR 0 [PM].
 

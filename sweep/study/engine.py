@@ -18,6 +18,7 @@ from sweep.core.config import _SAFE_ID
 from sweep.core.errors import ConfigError, SweepError
 from sweep.store.db import connect, database_url
 from sweep.store.registry import open_registry, query
+from sweep.study.folds import fit_default_folds
 from sweep.study.optuna_study import (
     PER_TRIAL_SEEDED,
     TrialCounts,
@@ -31,6 +32,7 @@ from sweep.study.runner import load_dataset
 from sweep.study.space import SearchSpace, first_value
 from sweep.study.study_stats import conclude_study
 from sweep.study.summary import StudySummary, summarize
+from sweep.study.verdict import write_verdict
 from sweep.study.worker import Worker, WorkerPlan, worker_main
 
 log = logging.getLogger(__name__)
@@ -109,11 +111,14 @@ def run_study(
         )
     ctx = _worker_context() if jobs > 1 else None  # its imports overlap the checks below
     fingerprints = data_fingerprints(space)
+    space = fit_default_folds(space)  # before trial 0: the default folds must fit the data
     url = database_url()
     conn = open_registry(url)
     try:
         register_study(conn, space, name, n_trials, fingerprints)
-        open_study(create_storage(url), space, name)  # create it once, before the workers race
+        storage = create_storage(url)
+        open_study(storage, space, name)  # create it once, before the workers race
+        write_verdict(conn, name, None)  # resumed: its trials' verdict is pending again
         done_at_start = trial_counts(conn, name).counted
         deadline = time.time() + timeout if timeout else None
         plans = [
@@ -165,11 +170,30 @@ def run_study(
                 (int(best["trial_number"]), str(best["experiment_id"])) if best else None,
                 stats,
             )
+            _tell_dashboard(storage, name, stats, best)
         result = summarize(conn, name)
         assert result is not None
         return result
     finally:
         conn.close()
+
+
+def _tell_dashboard(
+    storage: Any, name: str, stats: dict[str, Any], best: dict[str, Any] | None
+) -> None:
+    """The verdict and the chosen trial as study attributes, where Optuna Dashboard shows them."""
+    try:
+        study_id = storage.get_study_id_from_name(name)
+        attrs = {
+            "verdict": stats.get("verdict"),
+            "verdict_reasons": stats.get("verdict_reasons") or [],
+            "chosen_trial": int(best["trial_number"]) if best else None,
+            "chosen_experiment_id": str(best["experiment_id"]) if best else None,
+        }
+        for key, value in attrs.items():
+            storage.set_study_user_attr(study_id, key, value)
+    except Exception as e:  # the study's end is recorded either way
+        log.warning("could not write the verdict to the dashboard's study attributes: %s", e)
 
 
 def _worker_context() -> Any:

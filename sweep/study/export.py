@@ -4,12 +4,12 @@ Each range of the study's space is replaced by the trial's value and ``sweep:`` 
 ``experiment_id`` is the trial's own (``btc-4h-t0042``), so ``sweep run`` on the file adds a
 result row to that experiment. Before writing, the exported config is validated and its
 fingerprint compared with the one the trial was registered with: a file that would not reproduce
-the trial is never written.
+the trial is never written. The file names its study and trial (``provenance``), so running it
+prints the study's verdict; exporting never looks at the sealed holdout.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +21,11 @@ from sweep.core.config import dump_yaml
 from sweep.core.errors import ConfigError, RegistryError
 from sweep.core.experiment import validate_experiment
 from sweep.store.registry import Connection
-from sweep.study.holdout import evaluate_holdout, holdout_line, recorded_holdout
+from sweep.study.holdout import holdout_line, recorded_holdout
 from sweep.study.optuna_study import trial_experiment_id
 from sweep.study.space import parse_space
-from sweep.study.study_stats import study_gate, study_stats_for
 from sweep.study.summary import choose, study_results, study_row
+from sweep.study.verdict import recorded_failures, verdict_line
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Exported:
     trial_number: int
     text: str
     metrics: dict[str, Any]
-    gate_failures: tuple[str, ...] = ()  # the study-level checks (min_dsr, max_pbo)
+    gate_failures: tuple[str, ...] = ()  # the study's verdict, when it is not an edge
 
 
 def export_trial(
@@ -50,7 +50,6 @@ def export_trial(
             "no such study", key="STUDY", value=study_name, hint="`sweep studies` lists them"
         )
     rows = study_results(conn, study_name)
-    chosen = trial_number is None
     if trial_number is None:
         best = choose(meta, rows)
         if best is None:
@@ -84,28 +83,39 @@ def export_trial(
             hint="the study's space row was changed after the trial ran",
         )
     metrics = dict(row["metrics"] or {})
-    sealed = None
-    holdout_note: list[str] = []
-    if cfg.training.cv is not None and chosen:
-        sealed = evaluate_holdout(conn, study_name, trial_number, nthread=os.cpu_count() or 1)
-    elif cfg.training.cv is not None:
-        # Browsing other trials must not spend the holdout: show a look taken already, if any.
-        sealed = recorded_holdout(conn, study_name, trial_number)
-        if sealed is None:
-            holdout_note = [
-                f"sealed holdout of {eid}: not evaluated (`sweep holdout {study_name} --trial "
-                f"{trial_number + 1}` evaluates it, counted as one more look)"
-            ]
-    stats = study_stats_for(conn, study_name, eid)
-    verdict = study_gate(stats, cfg.gate.min_dsr, cfg.gate.max_pbo) if stats else None
+    # Exporting never spends a look at the sealed holdout: it shows a look taken already.
+    sealed = recorded_holdout(conn, study_name, trial_number)
+    holdout_note = (
+        [holdout_line(sealed)]
+        if sealed is not None
+        else [
+            f"sealed holdout: not looked at (`sweep holdout {study_name} --trial "
+            f"{trial_number + 1}` looks, once, and the look is counted)"
+        ]
+    )
+    stats = dict(meta.get("stats") or {})
+    study_failures = recorded_failures(conn, study_name) or []
     fp = conn.execute(
         "SELECT data_fingerprint FROM model_results WHERE id = %s", (row["result_id"],)
     ).fetchone()
     data = fp[0] if fp and fp[0] else {}
+    fixed["provenance"] = {"study": study_name, "trial": trial_number}
     header = "\n".join(
         [
             f"Exported by sweep {__version__} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"study: {study_name}, trial {trial_number + 1} ({eid}; Optuna trial {trial_number})",
+            verdict_line(stats.get("verdict"), stats.get("verdict_reasons"))
+            if meta.get("status") != "running"
+            else verdict_line(None, None),
+            "statistics: "
+            + ", ".join(
+                [
+                    f"DSR {_num(stats.get('dsr'))}",
+                    f"PBO {_num(stats.get('pbo'))}",
+                    f"timing p {_num(stats.get('timing_p'))}",
+                    str(stats.get("n_trials_note") or f"N = {stats.get('n_trials')}"),
+                ]
+            ),
             "objectives: "
             + ", ".join(
                 f"{o} ({d}) = {metrics.get(o)}"
@@ -118,8 +128,9 @@ def export_trial(
             ),
             f"data: {data.get('file')} {data.get('first_bar')}..{data.get('last_bar')} "
             f"sha256 {str(data.get('sha256', ''))[:16]}",
-            *([holdout_line(sealed)] if sealed else holdout_note),
-            "`sweep run` on this file reproduces these metrics exactly on the same data.",
+            *holdout_note,
+            "`sweep run` on this file reproduces these metrics exactly on the same data, and",
+            "prints the study's verdict through `provenance`.",
         ]
     )
     return Exported(
@@ -127,5 +138,9 @@ def export_trial(
         trial_number,
         dump_yaml(fixed, header),
         metrics,
-        tuple(verdict.failures) if verdict else (),
+        tuple(study_failures),
     )
+
+
+def _num(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):.3f}"

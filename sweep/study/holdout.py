@@ -2,7 +2,7 @@
 
 With ``training.cv`` on, every trial is scored on walk-forward folds inside the training part and
 the test part (the last ``1 - train_ratio`` of the data, after a purge gap) is never seen by the
-search. ``sweep holdout`` (and ``sweep export``) evaluates a chosen trial on it once: the trial's
+search. Only ``sweep holdout`` evaluates a chosen trial on it, once: the trial's
 config without ``cv``, fitted on the whole training part (early stopping on its validation tail),
 scored on the test part. The result is registered as its own ``model_results`` row of the trial's
 experiment, flagged ``holdout``; every distinct trial of a study looked at on its holdout is
@@ -12,7 +12,8 @@ holdout's independence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +21,26 @@ from psycopg.rows import dict_row
 
 from sweep.core.config import ExperimentConfig
 from sweep.core.errors import ConfigError, RegistryError
+from sweep.core.returns import decode
+from sweep.core.stats import StatsError, probabilistic_sharpe_ratio, sharpe_interval, sharpe_stats
 from sweep.store.registry import Connection, HoldoutRecorded, query
 from sweep.study.optuna_study import trial_experiment_id
 from sweep.study.runner import compute, persist
+from sweep.study.study_stats import DAYS_PER_YEAR
 from sweep.study.summary import choose, study_results, study_row
 
 
 @dataclass(frozen=True)
 class HoldoutResult:
+    """A sealed-holdout evaluation, with how often these bars have been looked at and scored.
+
+    ``look_number`` of ``looks`` count this study's trials looked at on its holdout;
+    ``bar_look_number`` of ``bar_looks`` count holdout looks on the same bars by every study
+    (the same symbol and timeframe, overlapping windows); ``scorings`` counts other results that
+    scored these bars, by study (``""``: single runs). ``psr`` is the probability that the true
+    Sharpe ratio is above 0, and ``sharpe_interval`` a 95% interval for the annualised Sharpe
+    ratio, both from the look's daily returns."""
+
     experiment_id: str
     trial_number: int
     look_number: int
@@ -38,6 +51,16 @@ class HoldoutResult:
     test_from: datetime | None
     test_to: datetime | None
     new: bool  # evaluated now (a new look), or read back from the registry
+    bar_look_number: int = 0
+    bar_looks: int = 0
+    scorings: dict[str, int] = field(default_factory=dict)
+    psr: float | None = None
+    sharpe_interval: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sharpe_interval"] = list(self.sharpe_interval) if self.sharpe_interval else None
+        return d
 
 
 def _recorded(conn: Connection, study: str, eid: str) -> dict[str, Any] | None:
@@ -65,7 +88,7 @@ def recorded_holdout(conn: Connection, study: str, trial_number: int) -> Holdout
     """The trial's holdout result if it was evaluated already; never a new look."""
     eid = trial_experiment_id(study, trial_number)
     got = _recorded(conn, study, eid)
-    return _result(eid, trial_number, got, new=False) if got is not None else None
+    return _result(conn, eid, trial_number, got, new=False) if got is not None else None
 
 
 def evaluate_holdout(
@@ -109,11 +132,13 @@ def evaluate_holdout(
             pass
         got = _recorded(conn, study, eid)
     assert got is not None
-    return _result(eid, number, got, new=new)
+    return _result(conn, eid, number, got, new=new)
 
 
-def _result(eid: str, number: int, got: dict[str, Any], *, new: bool) -> HoldoutResult:
-    return HoldoutResult(
+def _result(
+    conn: Connection, eid: str, number: int, got: dict[str, Any], *, new: bool
+) -> HoldoutResult:
+    base = HoldoutResult(
         experiment_id=eid,
         trial_number=number,
         look_number=int(got["look_number"]),
@@ -125,6 +150,52 @@ def _result(eid: str, number: int, got: dict[str, Any], *, new: bool) -> Holdout
         test_to=got["test_to"],
         new=new,
     )
+    return replace(base, **_on_bars(conn, eid, got), **_sharpe_figures(conn, int(got["result_id"])))
+
+
+def _on_bars(conn: Connection, eid: str, got: dict[str, Any]) -> dict[str, Any]:
+    """Holdout looks and other scorings on the same bars, across studies and single runs."""
+    if got["test_from"] is None or got["test_to"] is None:
+        return {}
+    where = conn.execute(
+        "SELECT symbol, timeframe FROM experiments WHERE experiment_id = %s", (eid,)
+    ).fetchone()
+    if where is None:
+        return {}
+    rows = conn.execute(
+        query("scorings_on_bars"),
+        {
+            "symbol": where[0],
+            "timeframe": where[1],
+            "t0": got["test_from"],
+            "t1": got["test_to"],
+            "result_id": got["result_id"],
+        },
+    ).fetchall()
+    looks = [r for r in rows if r[1]]
+    scorings = {str(r[0] or ""): int(r[2]) for r in rows if not r[1]}
+    return {
+        "bar_looks": sum(int(r[2]) for r in looks),
+        "bar_look_number": sum(int(r[3]) for r in looks),
+        "scorings": scorings,
+    }
+
+
+def _sharpe_figures(conn: Connection, result_id: int) -> dict[str, Any]:
+    """PSR (true Sharpe > 0) and a 95% interval for the annualised Sharpe ratio, from the look's
+    daily returns (the conventions of :mod:`sweep.study.study_stats`)."""
+    row = conn.execute(query("result_returns"), {"result_id": result_id}).fetchone()
+    if row is None:
+        return {}
+    values = decode(row[0], int(row[1]), str(row[2]), bytes(row[3])).values
+    try:
+        st = sharpe_stats(values)
+        psr = probabilistic_sharpe_ratio(st.sr, st.n_obs, st.skew, st.kurtosis)
+        lo, hi = sharpe_interval(st)
+    except StatsError:  # never traded (flat), or too few days
+        return {}
+    k = math.sqrt(DAYS_PER_YEAR)
+    return {"psr": psr, "sharpe_interval": (lo * k, hi * k)}
 
 
 def holdout_line(h: HoldoutResult) -> str:
@@ -135,8 +206,26 @@ def holdout_line(h: HoldoutResult) -> str:
     wr = "n/a" if m.get("win_rate") is None else f"{float(m['win_rate']) * 100:.1f}%"
     alpha = "n/a" if m.get("alpha") is None else f"{float(m['alpha']) * 100:+.1f}%"
     verdict = "passed" if h.gate_passed else "failed: " + ", ".join(h.gate_failures)
-    return (
-        f"sealed holdout of {h.experiment_id} ({window}): Sharpe {sharpe}, WR {wr}, "
-        f"vs B&H {alpha}, gate {verdict} — look {h.look_number} of {h.looks} at this study's "
-        f"holdout{'' if h.new else ' (recorded earlier; not a new look)'}"
+    ci = (
+        f" (95% {h.sharpe_interval[0]:.2f}..{h.sharpe_interval[1]:.2f}, PSR {h.psr:.2f})"
+        if h.sharpe_interval is not None and h.psr is not None
+        else ""
     )
+    return (
+        f"sealed holdout of {h.experiment_id} ({window}): Sharpe {sharpe}{ci}, WR {wr}, "
+        f"vs B&H {alpha}, gate {verdict} — {looks_phrase(h)}"
+        f"{'' if h.new else ' (recorded earlier; not a new look)'}"
+    )
+
+
+def looks_phrase(h: HoldoutResult) -> str:
+    """``look 3 of 3 on these bars (study noise-a scored them 120 times)``."""
+    number = h.bar_look_number or h.look_number
+    total = max(h.bar_looks, h.looks)
+    others = [
+        f"study {name} scored them {n} time{'s' if n != 1 else ''}"
+        if name
+        else f"{n} single run{'s' if n != 1 else ''} scored them"
+        for name, n in sorted(h.scorings.items())
+    ]
+    return f"look {number} of {total} on these bars" + (f" ({'; '.join(others)})" if others else "")

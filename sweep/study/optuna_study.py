@@ -30,6 +30,7 @@ from sweep.store.db import connect, sqlalchemy_url
 from sweep.store.registry import Connection, query
 from sweep.study.settings import SweepSettings
 from sweep.study.space import SearchSpace
+from sweep.study.verdict import resolve_study_gate
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,8 @@ def register_study(
         "seed": s.seed,
         "pruner": s.pruner.describe(),
         "constraints": Jsonb(s.thresholds),
+        "verdict_gate": Jsonb(resolve_study_gate(space.template.get("gate"))),
+        "count_trials": s.count_trials,
         "n_trials_target": n_trials,
         "data_fingerprint": Jsonb(dict(fingerprints)),
         "code_version": __version__,

@@ -15,6 +15,7 @@ from sweep.store.registry import Connection
 from sweep.study.optuna_study import CONSTRAINTS_KEY, FAIL_REASON
 from sweep.study.runner import Computed, persist
 from sweep.study.settings import SweepSettings
+from sweep.study.verdict import STUDY_FAILURE_PREFIX
 
 __all__ = ["ATTR_METRICS", "TrialRecord", "record_trial"]
 
@@ -60,7 +61,8 @@ def record_trial(
             rec.constraints = constraint_values(settings.thresholds, {})
         elif ro.status == "ok" and ro.metrics is not None:
             attrs.update({k: ro.metrics.get(k) for k in ATTR_METRICS})
-            attrs["gate_passed"] = ro.gate_passed
+            # the per-run checks: the study's verdict is added to every row when it ends
+            attrs["gate_passed"] = all(f.startswith(STUDY_FAILURE_PREFIX) for f in ro.gate_failures)
             objs = [ro.metrics.get(o) for o in settings.objectives]
             missing = [o for o, v in zip(settings.objectives, objs, strict=True) if v is None]
             if missing:

@@ -30,6 +30,7 @@ from sweep.core.pipeline import (
 from sweep.core.returns import daily_returns
 from sweep.store.db import sweep_home
 from sweep.store.registry import Connection, ResultRow, record_run
+from sweep.study.verdict import PENDING, provenance_failures, recorded_failures
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +162,14 @@ def persist(
             holdout_of_study=holdout_study,
         )
     else:
+        study_failures = _study_failures(conn, cfg, study_name, holdout_study)
+        failures = (*result.verdict.failures, *study_failures)
         model_path = _save(result, computed.fingerprint)
         row = ResultRow(
             status="ok",
             metrics=result.metrics,
-            gate_passed=result.verdict.passed,
-            gate_failures=result.verdict.failures,
+            gate_passed=result.verdict.passed and not study_failures,
+            gate_failures=failures,
             model_path=str(model_path),
             train_from=result.train_from.to_pydatetime(),
             train_to=result.train_to.to_pydatetime(),
@@ -210,12 +213,27 @@ def persist(
         rid,
         "ok",
         result.metrics,
-        result.verdict.passed,
-        tuple(result.verdict.failures),
+        row.gate_passed,
+        tuple(row.gate_failures),
         None,
         str(model_path),
         result,
     )
+
+
+def _study_failures(
+    conn: Connection, cfg: ExperimentConfig, study_name: str | None, holdout_study: str | None
+) -> list[str]:
+    """The study-level entries of a new row's gate failures: a trial of a running study waits
+    for its verdict; a holdout look and a run of an exported file (``provenance``) take their
+    study's recorded verdict."""
+    if holdout_study is not None:
+        return recorded_failures(conn, holdout_study) or []
+    if study_name is not None:
+        return [PENDING]
+    if cfg.provenance is not None:
+        return provenance_failures(conn, cfg.provenance.study)
+    return []
 
 
 def _save(result: ExperimentResult, fingerprint: dict[str, object]) -> Path:

@@ -107,6 +107,9 @@ class SweepSettings(BaseModel):
     # `gate` (the file's per-run gate checks) or a mapping of them ({min_trades: 30}); parse_space
     # resolves it to {gate key: threshold}, which trials must meet to count as feasible
     constraints: Any = None
+    # DSR's N: `bars` counts every trial scored on the same bars, across studies and single runs
+    # (choosing among them all is what inflates the best); `study` counts this study's only.
+    count_trials: Literal["bars", "study"] = "bars"
 
     @field_validator("objective")
     @classmethod

@@ -97,6 +97,9 @@ class SearchSpace:
     params: tuple[Param, ...]
     settings: SweepSettings
     raw: dict[str, Any]
+    # True when the file set no training.cv and the study scores on the default walk-forward
+    # folds (a study never chooses on its test period: that is the sealed holdout).
+    default_cv: bool = False
 
     @property
     def study_name(self) -> str:
@@ -147,6 +150,7 @@ def parse_space(
     lines = lines or {}
     raw = copy.deepcopy(dict(data))
     template = copy.deepcopy(dict(data))
+    default_cv = _default_walk_forward(template)
     settings = parse_settings(template.pop("sweep", None) or {}, template, file, lines)
     training = template.get("training")
     params: list[Param] = []
@@ -159,10 +163,20 @@ def parse_space(
                     "starts, and one trial's folds would score another trial's holdout",
                     file=file,
                     key=with_line(p.path, lines),
-                    hint="fix train_ratio for the study",
+                    hint="fix train_ratio for the study"
+                    + (
+                        " (a study scores on walk-forward folds by default: 5 expanding folds)"
+                        if default_cv
+                        else ""
+                    ),
                 )
     space = SearchSpace(
-        file=file, template=template, params=tuple(params), settings=settings, raw=raw
+        file=file,
+        template=template,
+        params=tuple(params),
+        settings=settings,
+        raw=raw,
+        default_cv=default_cv,
     )
     _check_configs(space, lines)  # before the gate block is read for `constraints: gate`
     constraints = resolve_constraints(
@@ -171,6 +185,32 @@ def parse_space(
     return dataclasses.replace(
         space, settings=settings.model_copy(update={"constraints": constraints})
     )
+
+
+DEFAULT_CV: dict[str, Any] = {"type": "walk_forward", "folds": 5, "mode": "expanding"}
+
+
+def _default_walk_forward(template: dict[str, Any]) -> bool:
+    """A study (a file with ranges) without ``training.cv`` scores and chooses its trials on
+    walk-forward folds inside the training part, so its test period stays a sealed holdout:
+    choosing the best of N trials on the test period would report the maximum of N test scores.
+    Sets ``training.cv`` in ``template`` and returns True when it did; a file without ranges
+    keeps the seed's train/test meaning."""
+    training = template.get("training")
+    if not isinstance(training, dict) or training.get("cv") is not None:
+        return False
+    if not _has_range(template):
+        return False
+    training["cv"] = dict(DEFAULT_CV)
+    return True
+
+
+def _has_range(node: Any) -> bool:
+    if _is_range(node):
+        return True
+    if isinstance(node, dict):
+        return any(_has_range(v) for k, v in node.items() if k != "sweep")
+    return False
 
 
 def _is_range(v: Any) -> bool:
@@ -306,7 +346,7 @@ def _check_configs(space: SearchSpace, lines: Mapping[str, int]) -> None:
     for p in space.params:
         for v in p.extremes():
             values = dict(base)
-            values[p.path] = _to_optuna(p, v)
+            values[p.path] = to_optuna(p, v)
             try:
                 space.config_for(values, trial_id)
             except ConfigError as e:
@@ -330,7 +370,7 @@ def first_value(p: Param) -> Any:
     return d.low
 
 
-def _to_optuna(p: Param, v: Any) -> Any:
+def to_optuna(p: Param, v: Any) -> Any:
     if p.kind == "subset":
         return SUBSET_SEPARATOR.join(v)
     return v

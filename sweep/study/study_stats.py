@@ -25,7 +25,6 @@ import numpy as np
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from sweep.core.gate import GateVerdict, evaluate_gate
 from sweep.core.returns import DailyReturns, align, decode
 from sweep.core.stats import (
     SharpeStats,
@@ -36,6 +35,7 @@ from sweep.core.stats import (
     trial_sharpe_variance,
 )
 from sweep.store.registry import Connection, query
+from sweep.study.verdict import decide, resolve_study_gate, write_verdict
 
 DAYS_PER_YEAR = 365.0
 
@@ -145,57 +145,92 @@ def _sharpe_stats(values: np.ndarray) -> SharpeStats:
     return sharpe_stats(values)
 
 
-def study_stats_for(conn: Connection, name: str, chosen: str) -> StudyStats | None:
-    """:func:`compute_study_stats` from the database: stored returns, N = evaluated trials."""
+@dataclass(frozen=True)
+class TrialCount:
+    """DSR's N: this study's evaluated trials, plus (when counting on the bars) the completed
+    trials of other studies and single runs scored on the same bars."""
+
+    own: int
+    others: dict[str, int]  # study name ("" for single runs) -> trials on the same bars
+    mode: str  # bars | study
+
+    @property
+    def total(self) -> int:
+        return self.own + sum(self.others.values())
+
+    @property
+    def n_studies(self) -> int:
+        return 1 + sum(1 for k in self.others if k)
+
+    def describe(self) -> str:
+        """``N = 340 over 3 studies`` (or ``N = 120, this study only``)."""
+        if self.mode == "study":
+            return f"N = {self.total}, this study only (sweep.count_trials: study)"
+        singles = self.others.get("", 0)
+        studies = "study" if self.n_studies == 1 else "studies"
+        parts = [f"N = {self.total} over {self.n_studies} {studies}"]
+        if singles:
+            parts.append(f"and {singles} single run{'s' if singles != 1 else ''}")
+        return " ".join(parts) + " on these bars"
+
+
+def count_trials(conn: Connection, name: str, mode: str = "bars") -> TrialCount:
     tried = conn.execute(query("study_tried"), {"study_name": name}).fetchone()
-    return compute_study_stats(
-        load_study_returns(conn, name), chosen, int(tried[0]) if tried else None
-    )
+    own = int(tried[0]) if tried else 0
+    others: dict[str, int] = {}
+    if mode == "bars":
+        for study, n in conn.execute(query("trials_on_bars"), {"study_name": name}).fetchall():
+            others[str(study or "")] = int(n)
+    return TrialCount(own, others, mode)
 
 
-def study_gate(stats: StudyStats, min_dsr: float | None, max_pbo: float | None) -> GateVerdict:
-    """The gate's study-level checks (``gate.min_dsr``, ``gate.max_pbo``) for the chosen trial."""
-    return evaluate_gate(
-        {"dsr": stats.dsr, "pbo": stats.pbo},
-        min_sharpe=None,
-        min_win_rate=None,
-        min_trades=None,
-        min_dsr=min_dsr,
-        max_pbo=max_pbo,
-    )
+def study_stats_for(
+    conn: Connection, name: str, chosen: str, mode: str = "study"
+) -> tuple[StudyStats | None, TrialCount]:
+    """:func:`compute_study_stats` from the database: stored returns, and N counted by ``mode``
+    (``bars``: every trial scored on the same bars; ``study``: this study's evaluated trials)."""
+    n = count_trials(conn, name, mode)
+    return compute_study_stats(load_study_returns(conn, name), chosen, n.total or None), n
 
 
-def record_on_chosen(
-    conn: Connection, result_id: int, stats: StudyStats, verdict: GateVerdict
-) -> None:
-    """The chosen trial's row carries the study's statistics, and fails the gate with them."""
+def record_on_chosen(conn: Connection, result_id: int, stats: StudyStats) -> None:
+    """The chosen trial's row carries the study's statistics (in its metrics); the verdict goes
+    into every trial's gate columns (:func:`sweep.study.verdict.write_verdict`)."""
     extra = {"dsr": stats.dsr, "pbo": stats.pbo, "n_trials_study": stats.n_trials}
     with conn.transaction():
-        # A resumed study may choose another trial: the earlier choice keeps no study figures.
         conn.execute(query("clear_study_figures"), {"result_id": result_id})
-        row = conn.execute(query("lock_result_failures"), {"result_id": result_id}).fetchone()
-        have = list(row[0] or []) if row else []
-        # Earlier DSR/PBO failures are replaced: the statistics now describe more trials.
-        kept = [f for f in have if not f.startswith(("dsr ", "pbo "))]
-        failures = kept + list(verdict.failures)
-        conn.execute(
-            query("update_chosen_result"),
-            {"extra": Jsonb(extra), "failures": failures, "result_id": result_id},
-        )
+        conn.execute(query("update_chosen_result"), {"extra": Jsonb(extra), "result_id": result_id})
 
 
 def conclude_study(conn: Connection, name: str, best: dict[str, Any] | None) -> dict[str, Any]:
-    """Compute the chosen trial's DSR and PBO, apply the study-level gate checks to its row and
-    return what ``sweep_studies.stats`` stores (empty when nothing completed)."""
+    """Judge the study: the chosen trial's DSR and PBO, the timing test, and the verdict, which
+    is written into every trial row's gate columns. Returns what ``sweep_studies.stats`` stores."""
+    meta = conn.execute(query("study_verdict_settings"), {"study_name": name}).fetchone()
+    thresholds = (meta[0] if meta and meta[0] else None) or resolve_study_gate(None)
+    mode = str(meta[1]) if meta and meta[1] else "bars"
+    n_completed = int(meta[2]) if meta else 0
+    out: dict[str, Any] = {"verdict_gate": thresholds}
+    values: dict[str, float | None] = {"min_dsr": None, "max_pbo": None, "max_timing_p": None}
+    why: dict[str, str] = {"max_timing_p": "the timing test has not run for this study"}
     if best is None:
-        return {}
-    stats = study_stats_for(conn, name, str(best["experiment_id"]))
-    if stats is None:
-        return {}
-    row = conn.execute(
-        query("experiment_gate"), {"experiment_id": best["experiment_id"]}
-    ).fetchone()
-    gate = (row[0] if row else None) or {}
-    verdict = study_gate(stats, gate.get("min_dsr"), gate.get("max_pbo"))
-    record_on_chosen(conn, int(best["result_id"]), stats, verdict)
-    return {**stats.to_dict(), "study_gate_failures": list(verdict.failures)}
+        why.update(min_dsr="no completed trial", max_pbo="no completed trial")
+    else:
+        stats, n = study_stats_for(conn, name, str(best["experiment_id"]), mode)
+        out.update(n_trials_bars=n.total, n_trials_own=n.own, n_studies_bars=n.n_studies)
+        out["n_trials_note"] = n.describe()
+        if stats is None:
+            why.update(min_dsr="the chosen trial has no stored returns")
+            why.update(max_pbo="the chosen trial has no stored returns")
+        else:
+            record_on_chosen(conn, int(best["result_id"]), stats)
+            out.update(stats.to_dict())
+            values.update(min_dsr=stats.dsr, max_pbo=stats.pbo)
+            if stats.dsr is None:
+                why["min_dsr"] = "fewer than two trials traded, or the chosen trial never traded"
+            if stats.pbo is None:
+                why["max_pbo"] = "fewer than two trials, or fewer than 8 days they all cover"
+    verdict = decide(n_completed, values, thresholds, why_missing=why)
+    write_verdict(conn, name, verdict)
+    out.update(verdict.to_dict())
+    out["timing_p"] = values["max_timing_p"]
+    return out

@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 
 from sweep.core.gate import PER_RUN_CHECKS, feasible, format_threshold, shortfall
 from sweep.store.registry import Connection, query
+from sweep.study.verdict import STUDY_FAILURE_PREFIX, verdict_line
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,12 @@ def study_results(conn: Connection, name: str) -> list[dict[str, Any]]:
 
 
 def passed_own_gate(row: dict[str, Any]) -> bool:
-    """The trial passed the gate's per-run checks (the study-level dsr/pbo checks aside)."""
+    """The trial passed the gate's per-run checks (the study's verdict aside: its entries start
+    with ``study:``; ``dsr``/``pbo`` ones are from older versions)."""
     failures = row.get("gate_failures") or []
-    return row.get("status") == "ok" and all(f.startswith(("dsr ", "pbo ")) for f in failures)
+    return row.get("status") == "ok" and all(
+        f.startswith((STUDY_FAILURE_PREFIX, "dsr ", "pbo ")) for f in failures
+    )
 
 
 def study_thresholds(meta: dict[str, Any]) -> dict[str, float]:
@@ -138,7 +142,7 @@ def summarize(conn: Connection, name: str) -> StudySummary | None:
         directions=list(row["directions"]),
         n_target=int(row["n_trials_target"]),
         n_results=len(rows),
-        n_passed=sum(1 for r in rows if r["gate_passed"]),
+        n_passed=sum(1 for r in rows if passed_own_gate(r)),
         thresholds=thresholds,
         n_feasible=sum(1 for r in rows if is_feasible(r, thresholds)),
         failures=dict(failures.most_common()),
@@ -152,9 +156,13 @@ def summarize(conn: Connection, name: str) -> StudySummary | None:
 def summary_lines(s: StudySummary) -> list[str]:
     """The end-of-run summary, also shown by ``sweep results --study``."""
     states = ", ".join(f"{n} {k}" for k, n in sorted(s.by_status.items()))
+    st = s.stats
     lines = [
         f"study {s.name}: {s.n_results} trials registered ({states}; target {s.n_target}), "
-        f"{s.n_passed} passed the gate, status {s.status}"
+        f"{s.n_passed} passed the gate, status {s.status}",
+        verdict_line(st.get("verdict"), st.get("verdict_reasons"))
+        if s.status != "running"
+        else verdict_line(None, None),
     ]
     if s.thresholds:
         n_ok = s.by_status.get("ok", 0)
@@ -174,10 +182,10 @@ def summary_lines(s: StudySummary) -> list[str]:
         )
     else:
         lines.append("best: none (no trial completed)")
-    st = s.stats
+    n_note = st.get("n_trials_note") or f"N = {st.get('n_trials')}"
     if st.get("dsr") is not None:
         lines.append(
-            f"selection bias: N={st.get('n_trials')} trials; the chosen trial's daily returns "
+            f"selection bias: {n_note}; the chosen trial's daily returns "
             f"have Sharpe {_fmt(st.get('best_sharpe'))} (annualised), deflated Sharpe ratio "
             f"{_fmt(st.get('dsr'))}; PBO {_fmt(st.get('pbo'))}"
         )
@@ -185,12 +193,15 @@ def summary_lines(s: StudySummary) -> list[str]:
         # No DSR: the chosen trial never traded, or fewer than two of the N trials did (no
         # spread of Sharpe ratios to deflate by). PBO, over all the trials' returns, still holds.
         lines.append(
-            f"selection bias: N={st.get('n_trials')} trials; no deflated Sharpe ratio (the "
+            f"selection bias: {n_note}; no deflated Sharpe ratio (the "
             "chosen trial never traded, or fewer than two trials did); PBO "
             f"{_fmt(st.get('pbo'))}"
         )
-    if st.get("study_gate_failures"):
-        lines.append("✗ Gate failures (study): " + ", ".join(st["study_gate_failures"]))
+    if st.get("timing_p") is not None:
+        lines.append(
+            f"timing: p {_fmt(st.get('timing_p'))} that random entries with the same trades and "
+            "exits do as well, corrected for choosing the best trial"
+        )
     if s.failures:
         lines.append("failures: " + "; ".join(f"{n}× {reason}" for reason, n in s.failures.items()))
     return lines

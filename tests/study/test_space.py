@@ -276,7 +276,7 @@ def test_a_fixed_file_with_a_bad_value_fails_in_load_space(tmp_path: Path) -> No
         # Extreme values that make invalid configs fail before trial 0, naming the range.
         ("position.size", {"float": [0.5, 1.5]}, ["less than or equal to 1", "(got 1.5)"]),
         ("position.hold_max", {"int": [0, 5]}, ["greater than or equal to 1", "(got 0)"]),
-        ("training.train_ratio", {"choice": [0.5, 1.0]}, ["less than 1", "(got 1.0)"]),
+        ("training.validation_ratio", {"choice": [0.2, 0.95]}, ["less than 0.9", "(got 0.95)"]),
         ("feature_groups", {"subset": ["momentum", "bogus"]}, ["unknown feature group"]),
         ("feature_groups", {"choice": [["momentum"], ["bogus"]]}, []),
         ("timeframe", {"choice": ["4h", "3h"]}, ["unknown timeframe", "(got '3h')"]),
@@ -329,7 +329,7 @@ def test_sweep_block_must_be_a_mapping(tmp_path: Path) -> None:
     assert "sweep: must be a mapping" in message
 
 
-def test_train_ratio_cannot_be_tuned_with_walk_forward() -> None:
+def test_train_ratio_cannot_be_tuned_a_study_always_has_folds() -> None:
     from sweep.study.space import parse_space
 
     data = {
@@ -343,8 +343,36 @@ def test_train_ratio_cannot_be_tuned_with_walk_forward() -> None:
     }
     with pytest.raises(ConfigError, match=r"training\.train_ratio.*sealed holdout"):
         parse_space(data, file="wf.yaml")
+    # Without training.cv a study scores on the default folds: still not tunable, and it says so.
     data["training"] = {"train_ratio": {"float": [0.6, 0.8]}}
-    assert parse_space(data, file="wf.yaml").is_study  # without folds it may be tuned
+    with pytest.raises(ConfigError, match=r"by default: 5 expanding folds"):
+        parse_space(data, file="wf.yaml")
+
+
+def test_a_study_without_folds_scores_on_five_expanding_folds() -> None:
+    from sweep.study.space import DEFAULT_CV, parse_space
+
+    data = {
+        "experiment_id": "wf",
+        "symbol": "BTC/USDT",
+        "timeframe": "4h",
+        "feature_groups": ["momentum"],
+        "target": {"horizon": {"int": [1, 4]}, "threshold": 0.01},
+        "position": {"size": 0.1, "hold_max": 4},
+        "training": {"train_ratio": 0.7},
+    }
+    space = parse_space(data, file="wf.yaml")
+    assert space.default_cv and space.template["training"]["cv"] == DEFAULT_CV
+    assert "cv" not in space.raw["training"]  # the file as written is what the registry keeps
+    cfg = space.config_for({"target.horizon": 2}, "wf-t0000")
+    assert cfg.training.cv is not None and cfg.training.cv.folds == 5
+    data["training"] = {"train_ratio": 0.7, "cv": None}  # null too: a study never scores on test
+    assert parse_space(data, file="wf.yaml").default_cv
+    data["training"] = {"train_ratio": 0.7, "cv": {"folds": 3}}
+    assert not parse_space(data, file="wf.yaml").default_cv
+    fixed = dict(data, target={"horizon": 2, "threshold": 0.01}, training={"train_ratio": 0.7})
+    single = parse_space(fixed, file="one.yaml")  # no ranges: the seed's train/test meaning
+    assert not single.is_study and "cv" not in single.template["training"]
 
 
 WF = {"type": "walk_forward", "folds": 4}

@@ -179,7 +179,9 @@ def test_small_study_registers_every_trial_and_reports_it(study_dir: StudyDir) -
     # the chosen trial: the highest Sharpe among those that passed the gate's per-run checks
     # (all of them if none did), ties to the lowest trial number
     own_pass = [
-        r for r in res if all(f.startswith(("dsr ", "pbo ")) for f in (r["gate_failures"] or []))
+        r
+        for r in res
+        if all(f.startswith(("study: ", "dsr ", "pbo ")) for f in (r["gate_failures"] or []))
     ]
     pool = own_pass or res
     best_id = max(pool, key=lambda r: (r["metrics"]["sharpe"], -int(r["experiment_id"][-4:])))[

@@ -9,7 +9,8 @@ import pytest
 
 from sweep.core.returns import DailyReturns
 from sweep.core.stats import deflated_sharpe_ratio, sharpe_stats, trial_sharpe_variance
-from sweep.study.study_stats import compute_study_stats, study_gate
+from sweep.study.study_stats import compute_study_stats
+from sweep.study.verdict import decide
 
 
 def noise_study(n_trials: int, n_days: int = 400, seed: int = 1) -> dict[str, DailyReturns]:
@@ -80,13 +81,15 @@ def test_flat_trials_count_in_n_not_in_the_spread_and_a_flat_choice_has_no_dsr()
     assert single is not None and single.n_trials == 1 and single.dsr is not None
 
 
-def test_unknown_choice_gives_none_and_study_gate_words_failures() -> None:
+def test_unknown_choice_gives_none_and_the_verdict_words_failures() -> None:
     series = noise_study(10)
     assert compute_study_stats(series, "missing") is None
     got = compute_study_stats(series, best_of(series))
-    assert got is not None
-    verdict = study_gate(got, min_dsr=0.99, max_pbo=0.0)
-    assert not verdict.passed
-    assert verdict.failures[0].startswith("dsr ") and " < 0.99" in verdict.failures[0]
-    assert verdict.failures[1].startswith("pbo ") and verdict.failures[1].endswith(" > 0.00")
-    assert study_gate(got, None, None).passed
+    assert got is not None and got.dsr is not None and got.pbo is not None
+    values = {"min_dsr": got.dsr, "max_pbo": got.pbo, "max_timing_p": None}
+    v = decide(25, values, {"min_dsr": 0.99, "max_pbo": 0.0, "max_timing_p": None})
+    assert v.verdict == "no_edge"
+    assert v.reasons[0].startswith("DSR ") and v.reasons[0].endswith(" < 0.99")
+    assert v.reasons[1].startswith("PBO ") and v.reasons[1].endswith(" > 0.00")
+    off = decide(25, values, {"min_dsr": None, "max_pbo": None, "max_timing_p": None})
+    assert off.verdict == "edge"
