@@ -20,7 +20,7 @@ from sweep import __version__
 from sweep.config import dump_yaml, validate_experiment
 from sweep.errors import ConfigError, RegistryError
 from sweep.holdout import evaluate_holdout, holdout_line, recorded_holdout
-from sweep.registry import Connection
+from sweep.registry import Connection, same_config
 from sweep.space import parse_space
 from sweep.study import trial_experiment_id
 from sweep.study_stats import study_gate, study_stats_for
@@ -75,9 +75,9 @@ def export_trial(
     fixed = space.apply(trial.params, eid)
     cfg = validate_experiment(fixed, file=f"export of {eid}")
     registered = conn.execute(
-        "SELECT config_hash FROM experiments WHERE experiment_id = %s", (eid,)
+        "SELECT config_hash, config FROM experiments WHERE experiment_id = %s", (eid,)
     ).fetchone()
-    if registered is None or registered[0] != cfg.fingerprint():
+    if registered is None or not same_config(registered[0], registered[1], cfg):
         raise RegistryError(
             f"the exported config of {eid} does not match the registered one",
             hint="the study's space row was changed after the trial ran",

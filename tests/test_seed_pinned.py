@@ -18,7 +18,9 @@ from sweep.pipeline import run_pipeline
 from sweep.runner import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-PINNED: dict[str, Any] = json.loads((ROOT / "tests" / "data" / "seed_before_labels.json").read_text())
+PINNED: dict[str, Any] = json.loads(
+    (ROOT / "tests" / "data" / "seed_before_labels.json").read_text()
+)
 
 
 def seed_dict() -> dict[str, Any]:
