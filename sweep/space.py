@@ -311,16 +311,17 @@ def warn_below_costs(space: SearchSpace, lines: Mapping[str, int]) -> None:
     target = space.template.get("target")
     if not isinstance(target, dict) or target.get("type", "binary") != "binary":
         return
+    # the worst case the space can reach: its lowest threshold against its highest costs
     by_path = {p.path: p for p in space.params}
-    lowest: dict[str, float] = {}
+    reach: dict[str, list[float]] = {}
     for key in ("target.threshold", "backtest.fee", "backtest.slippage"):
         param = by_path.get(key)
         if param is not None:
-            lowest[key] = float(min(v for v in param.extremes() if isinstance(v, int | float)))
+            reach[key] = [float(v) for v in param.extremes() if isinstance(v, int | float)]
     cfg = validate_experiment(space.apply({p.path: first_value(p) for p in space.params}, "x"))
-    fee = lowest.get("backtest.fee", cfg.backtest.fee)
-    slippage = lowest.get("backtest.slippage", cfg.backtest.slippage)
-    threshold = lowest.get("target.threshold", cfg.target.threshold or 0.0)
+    fee = max(reach.get("backtest.fee", [cfg.backtest.fee]))
+    slippage = max(reach.get("backtest.slippage", [cfg.backtest.slippage]))
+    threshold = min(reach.get("target.threshold", [cfg.target.threshold or 0.0]))
     cost = 2 * (fee + slippage)
     if threshold < cost:
         log.warning(
