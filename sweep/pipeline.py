@@ -174,7 +174,8 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
             f"the training label has one class only (label rate {float(y_fit.mean()):.3f}); "
             + _one_class_hint(cfg)
         )
-    weights = {}
+    # Passed only when asked for, so a model kind without sample weights runs everything else.
+    weights: dict[str, FloatArray | None] = {}
     if cfg.training.sample_weight != "none":
         weights = {"weight_fit": _weights(cfg, inp, fit), "weight_valid": _weights(cfg, inp, valid)}
     model = get_model_kind(cfg.model_type).fit(
