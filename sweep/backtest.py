@@ -43,6 +43,9 @@ in :mod:`sweep.trades`: this module walks the signals and takes those trades. Th
    ``len(returns) == n`` and ``returns[0] == 0`` (nothing can be held during bar 0).
 7. **Exposure** is the fraction of bars during which a position is held, counting every bar from
    entry to exit inclusive (a trade with ``hold_max = h`` that exits on time covers ``h`` bars).
+8. **Ruin.** A liquidated short loses its committed capital (net -1); with ``size = 1`` that is
+   the whole equity: equity is 0 from its exit bar on, those later bars return 0, and no trade
+   follows. With ``size < 1`` the cash left keeps trading.
 
 Only the trades are walked in Python (each step is one list look-up of the next signal); everything
 per bar is vectorised, so a 20k-bar backtest takes a few milliseconds.
@@ -188,6 +191,11 @@ def backtest_outcomes(
     """The backtest that takes the precomputed trades ``outcomes`` (of these same bars)."""
     n = close.shape[0]
     signal_bar = _schedule_trades(proba > entry_threshold, outcomes.exit_bar)
+    if size == 1.0 and rule.side == "short":
+        # A liquidated short that committed the whole equity leaves nothing to trade with.
+        ruin = np.flatnonzero(outcomes.net_return[signal_bar] <= -1.0)
+        if ruin.size:
+            signal_bar = signal_bar[: ruin[0] + 1]
     entry_bar = signal_bar + 1
     exit_bar = outcomes.exit_bar[signal_bar]
     entry_price = outcomes.entry_price[signal_bar]
@@ -198,7 +206,8 @@ def backtest_outcomes(
     previous = np.empty_like(equity)
     previous[0] = 1.0
     previous[1:] = equity[:-1]
-    returns = equity / previous - 1.0
+    # After a ruin (equity 0, module rule 8) nothing is held: those bars return 0.
+    returns = np.divide(equity, previous, out=np.ones_like(equity), where=previous > 0) - 1.0
 
     held_bars = int(np.sum(exit_bar - entry_bar + 1))
     trades = Trades(
@@ -225,14 +234,15 @@ def _schedule_trades(signal: BoolArray, exit_bar: IntArray) -> IntArray:
     # next_signal[i]: first bar >= i whose signal can open a trade (n if none). A bar with no
     # trade (the last bar: no next open to enter at) never counts.
     candidates = np.where(signal & (exit_bar >= 0), np.arange(n, dtype=np.int64), n)
-    next_signal: list[int] = np.minimum.accumulate(candidates[::-1])[::-1].tolist()
-    exits: list[int] = exit_bar.tolist()
+    next_signal = np.minimum.accumulate(candidates[::-1])[::-1]
+    # The trade is closed at the close of its exit bar, so that bar may signal again: after the
+    # trade signalled at t, the next one is next_signal[exit_bar[t]].
+    after: list[int] = np.where(exit_bar >= 0, next_signal[exit_bar], n).tolist()
     taken: list[int] = []
-    t = next_signal[0]
+    t = int(next_signal[0]) if n else 0
     while t < n:
         taken.append(t)
-        # The trade is closed at the close of its exit bar, so that bar may signal again.
-        t = next_signal[exits[t]]
+        t = after[t]
     return np.array(taken, dtype=np.int64)
 
 

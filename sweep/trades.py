@@ -293,21 +293,24 @@ def outcomes_for(p: Prices, rule: ExitRule) -> TradeOutcomes:
 
     tp = _level(rule.take_profit, +1 if long else -1, raw_entry, p.atr, rule.atr_multiple)
     sl = _level(rule.stop_loss, -1 if long else +1, raw_entry, p.atr, rule.atr_multiple)
-    tradable = np.ones(last, dtype=np.bool_)
-    for lv in (tp, sl):
-        if lv is not None:
-            tradable &= np.isfinite(lv)
-    pos = np.flatnonzero(tradable).astype(np.int64)
-
     if not rule.has_barriers:
-        # The time exit, or the last bar when the data ends first.
-        planned = pos + hold
-        forced = planned > last
-        exit_bar[pos] = np.minimum(planned, last)
-        reason[pos] = np.where(forced, ExitReason.FORCED, ExitReason.TIME)
-        raw_exit[pos] = p.close[exit_bar[pos]]
+        # The time exit, or the last bar when the data ends first (every bar but the last trades):
+        # bars t < m exit on time at t + hold, bars m <= t < last are forced at the last bar.
+        m = max(last - hold + 1, 0)
+        exit_bar[:m] = np.arange(hold, hold + m, dtype=np.int64)
+        exit_bar[m:last] = last
+        reason[:m] = ExitReason.TIME
+        reason[m:last] = ExitReason.FORCED
+        raw_exit[:m] = p.close[hold : hold + m]
+        raw_exit[m:last] = p.close[last]
     else:
         assert p.high is not None and p.low is not None
+        # Signal bars whose barriers can be set (an ATR barrier needs the ATR at the signal bar).
+        tradable = np.ones(last, dtype=np.bool_)
+        for lv in (tp, sl):
+            if lv is not None:
+                tradable &= np.isfinite(lv)
+        pos = np.flatnonzero(tradable).astype(np.int64)
         for k in range(1, hold + 1):
             ended = pos + k > last
             if ended.any():  # survived to the last bar with bars still to go
@@ -324,23 +327,21 @@ def outcomes_for(p: Prices, rule: ExitRule) -> TradeOutcomes:
         exit_bar[pos], reason[pos] = pos + hold, ExitReason.TIME
         raw_exit[pos] = p.close[pos + hold]
 
-    traded = np.flatnonzero(exit_bar >= 0)
-    ep = entry_price[traded]
-    exit_price = np.full(n, np.nan)
-    net = np.full(n, np.nan)
+    # Over every bar at once: a bar without a trade has NaN prices, so its return is NaN too.
+    entry_price[exit_bar < 0] = np.nan
     fee, slip = rule.fee, rule.slippage
     if long:
-        xp = raw_exit[traded] * (1.0 - slip)
+        exit_price = raw_exit * (1.0 - slip)
         # Units bought per 1.0 of committed capital: the capital also pays the entry fee.
-        units_per_capital = 1.0 / (ep * (1.0 + fee))
-        net[traded] = xp * (1.0 - fee) * units_per_capital - 1.0
+        units_per_capital = 1.0 / (entry_price * (1.0 + fee))
+        net = exit_price * (1.0 - fee) * units_per_capital - 1.0
     else:
-        xp = raw_exit[traded] * (1.0 + slip)
-        held = exit_bar[traded] - traded
-        net[traded] = (2.0 - xp / ep * (1.0 + fee) - rule.borrow_per_bar * held) / (1.0 + fee) - 1.0
-        net[traded[reason[traded] == ExitReason.LIQUIDATION]] = -1.0
-    exit_price[traded] = xp
-    entry_price[exit_bar < 0] = np.nan
+        exit_price = raw_exit * (1.0 + slip)
+        held = exit_bar - np.arange(n, dtype=np.int64)
+        net = (2.0 - exit_price / entry_price * (1.0 + fee) - rule.borrow_per_bar * held) / (
+            1.0 + fee
+        ) - 1.0
+        net[reason == ExitReason.LIQUIDATION] = -1.0
     return TradeOutcomes(
         exit_bar=read_only(exit_bar),
         exit_reason=read_only(reason),

@@ -232,6 +232,28 @@ def test_short_equity_is_marked_to_market() -> None:
     assert res.trades.net_return[0] == pytest.approx(0.05, rel=1e-12)
 
 
+def test_a_liquidated_short_of_the_whole_equity_is_ruin() -> None:
+    # size 1: the short signalled at bar 0 is liquidated at bar 2 (the price doubles); equity is
+    # 0 from there, those bars return 0, and the signal at bar 3 opens nothing.
+    px = bars(FLAT, QUIET, (150, 210, 150, 180), FLAT, QUIET, FLAT)
+    kw: dict[str, Any] = {"hold_max": 2, "fee": 0.0, "slippage": 0.0, "side": "short"}
+    proba = [0.9, 0.1, 0.1, 0.9, 0.1, 0.1]
+    res = run_backtest(
+        px["open_"], px["close"], proba, high=px["high"], low=px["low"], entry_threshold=0.5,
+        size=1.0, **kw,
+    )  # fmt: skip
+    assert res.trades.exit_reason.tolist() == [R.LIQUIDATION]
+    np.testing.assert_array_equal(res.equity, [1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(res.returns, [0.0, 0.0, -1.0, 0.0, 0.0, 0.0])
+    # with half the equity committed, half is left and the next signal trades
+    half = run_backtest(
+        px["open_"], px["close"], proba, high=px["high"], low=px["low"], entry_threshold=0.5,
+        size=0.5, **kw,
+    )  # fmt: skip
+    assert half.trades.exit_reason.tolist() == [R.LIQUIDATION, R.TIME]
+    assert half.equity[2] == 0.5
+
+
 # --- bad input -------------------------------------------------------------------------------
 
 
@@ -437,8 +459,10 @@ def test_backtest_with_barriers_and_shorts_matches_cash_accounting(
     np.testing.assert_allclose(
         res.equity, reference_equity(o, h, lo, c, atr, proba, size, p), rtol=1e-9, atol=1e-12
     )
-    assert np.all(res.equity > 0)
     t = res.trades
+    ruined = size == 1.0 and bool(np.any(t.exit_reason == R.LIQUIDATION))
+    assert np.all(res.equity > 0) or ruined
+    assert np.all(np.isfinite(res.returns))
     assert np.all(t.entry_bar[1:] > t.exit_bar[:-1])
     out = trade_outcomes(o, h, lo, c, atr, **p)
     # the backtest's trades are exactly the precomputed trades of their signal bars
