@@ -19,7 +19,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from sweep.core.errors import ConfigError
 
@@ -33,19 +43,146 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TargetConfig(_Strict):
-    """``binary``: label 1 when ``close[t+horizon] / close[t] - 1 > threshold``."""
+TARGET_TYPES = ("binary", "trade", "triple_barrier")
 
-    type: Literal["binary"] = "binary"
-    horizon: Annotated[int, Strict(), Field(ge=1, le=10_000)]
-    threshold: Annotated[float, Strict(), Field(gt=0.0, lt=10.0)]
+
+class TargetConfig(_Strict):
+    """What the model learns (README: "Targets and exits"; :mod:`sweep.core.target`).
+
+    ``binary``: label 1 when ``close[t+horizon] / close[t] - 1 > threshold`` (the fall, short).
+    ``trade``: label 1 when the backtest's own trade signalled at ``t`` nets more than
+    ``threshold`` after costs. ``triple_barrier``: label 1 when that trade's take-profit barrier
+    is touched first (``take_profit``, ``stop_loss``: fractions of the entry price, or multiples
+    of ATR(14) at ``t`` with ``atr_multiple``). The keys of another type are refused; the stored
+    config holds only the keys of its type.
+    """
+
+    type: Literal["binary", "trade", "triple_barrier"] = "binary"
+    # validate_default: the validators below say which type requires the key
+    horizon: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = Field(
+        default=None, validate_default=True
+    )
+    # bounded below by type (binary > 0, trade >= 0) in _threshold
+    threshold: Annotated[float, Strict(), Field(gt=-10.0, lt=10.0)] | None = Field(
+        default=None, validate_default=True
+    )
+    atr_multiple: Annotated[bool, Strict()] = False
+    take_profit: Annotated[float, Strict(), Field(gt=0.0, le=100.0)] | None = Field(
+        default=None, validate_default=True
+    )
+    stop_loss: Annotated[float, Strict(), Field(gt=0.0, le=100.0)] | None = None
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon(cls, v: int | None, info: ValidationInfo) -> int | None:
+        kind = info.data.get("type")
+        if kind == "binary" and v is None:
+            raise ValueError("required for target type binary: bars forward to measure, >= 1")
+        if kind in ("trade", "triple_barrier") and v is not None:
+            raise ValueError(
+                f"does not apply to target type {kind}: the trade's own reach "
+                "(position.hold_max bars) is the label's reach; remove target.horizon"
+            )
+        return v
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, v: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("type")
+        if kind == "binary" and (v is None or not v > 0):
+            raise ValueError(
+                ("required" if v is None else "input should be greater than 0")
+                + " for target type binary: the gross move needed for a 1 label"
+            )
+        if kind == "trade" and (v is None or not v >= 0):
+            raise ValueError(
+                ("required" if v is None else "input should be greater than or equal to 0")
+                + " for target type trade: the net return a trade must beat after costs "
+                "(0.0: any trade that nets a profit)"
+            )
+        if kind == "triple_barrier" and v is not None:
+            raise ValueError(
+                "does not apply to target type triple_barrier (label 1: the take-profit barrier "
+                "is touched first); remove target.threshold"
+            )
+        return v
+
+    @field_validator("atr_multiple")
+    @classmethod
+    def _atr_multiple(cls, v: bool, info: ValidationInfo) -> bool:
+        kind = info.data.get("type")
+        if v and kind in ("binary", "trade"):
+            raise ValueError(
+                f"does not apply to target type {kind}; barriers in ATR multiples for the "
+                "backtest's exits are position.atr_multiple"
+            )
+        return v
+
+    @field_validator("take_profit", "stop_loss")
+    @classmethod
+    def _barrier(cls, v: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("type")
+        name = str(info.field_name)
+        if kind in ("binary", "trade") and v is not None:
+            raise ValueError(
+                f"does not apply to target type {kind}; the backtest's exits are "
+                f"position.{name}, or use target type triple_barrier"
+            )
+        if kind == "triple_barrier" and name == "take_profit" and v is None:
+            raise ValueError(
+                "required for target type triple_barrier: the upper barrier whose touch is a "
+                "1 label (a fraction of the entry price, e.g. 0.02, or an ATR multiple)"
+            )
+        if v is not None and not info.data.get("atr_multiple", False):
+            _check_fraction(name, v)
+        return v
+
+    @model_serializer(mode="wrap")
+    def _keys_of_its_type(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The stored config holds only the keys its type uses, as the seed wrote them.
+        data: dict[str, Any] = handler(self)
+        if self.type != "triple_barrier":
+            data.pop("atr_multiple", None)
+        return {k: v for k, v in data.items() if v is not None}
+
+
+def _check_fraction(name: str, v: float) -> None:
+    """Barrier distances given as fractions of the entry price (not ATR multiples)."""
+    if name == "stop_loss" and v >= 1.0:
+        raise ValueError(
+            "a stop-loss fraction must be < 1 (a 100% move: a long is worth nothing there, a "
+            "short is liquidated before); set atr_multiple: true for ATR multiples"
+        )
+    if name == "take_profit" and v > 10.0:
+        raise ValueError(
+            "a take-profit fraction must be <= 10 (a 1000% move); set atr_multiple: true for "
+            "ATR multiples"
+        )
 
 
 class PositionConfig(_Strict):
-    """Fraction of equity committed per trade, and the number of bars a trade is held."""
+    """Side and size of a trade, and its exits: at most ``hold_max`` bars, and optional
+    take-profit / stop-loss barriers (fractions of the entry price, or ATR(14) multiples at the
+    signal bar with ``atr_multiple``). With a ``triple_barrier`` target and neither barrier set
+    here, the backtest exits at the target's barriers."""
 
     size: Annotated[float, Strict(), Field(gt=0.0, le=1.0)]
     hold_max: Annotated[int, Strict(), Field(ge=1, le=10_000)]
+    side: Literal["long", "short"] = "long"
+    atr_multiple: Annotated[bool, Strict()] = False
+    take_profit: Annotated[float, Strict(), Field(gt=0.0, le=100.0)] | None = None
+    stop_loss: Annotated[float, Strict(), Field(gt=0.0, le=100.0)] | None = None
+
+    @field_validator("take_profit", "stop_loss")
+    @classmethod
+    def _barrier(cls, v: float | None, info: ValidationInfo) -> float | None:
+        if v is not None and not info.data.get("atr_multiple", False):
+            _check_fraction(str(info.field_name), v)
+        return v
+
+    @property
+    def has_barriers(self) -> bool:
+        return self.take_profit is not None or self.stop_loss is not None
 
 
 class WalkForwardConfig(_Strict):
@@ -64,6 +201,8 @@ class TrainingConfig(_Strict):
     early_stopping_rounds: Annotated[int, Strict(), Field(ge=1)] = 50
     validation_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=0.9)] = 0.2
     cv: WalkForwardConfig | None = None
+    # AFML ch. 4: weight each fitting row by its label's average uniqueness
+    sample_weight: Literal["none", "uniqueness"] = "none"
 
 
 class ModelConfig(_Strict):
@@ -83,12 +222,14 @@ class ModelConfig(_Strict):
 
 
 class BacktestConfig(_Strict):
-    """Costs and the entry rule of the long-only backtest."""
+    """Costs and the entry rule of the backtest."""
 
     fee: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.001
     slippage: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.0005
     entry_threshold: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.5
     days_per_year: Annotated[float, Strict(), Field(gt=0.0, le=366.0)] = 365.0
+    # a short's cost of borrowing the asset, per year, charged per bar held (longs pay none)
+    borrow_rate: Annotated[float, Strict(), Field(ge=0.0, le=2.0)] = 0.0
 
 
 class GateConfig(_Strict):
@@ -164,18 +305,33 @@ class ExperimentConfig(_Strict):
         return self.model_dump(mode="json")
 
     def fingerprint(self) -> str:
-        """sha256 of the canonical JSON of the config; equal configs give equal hashes.
+        """sha256 of the canonical JSON of the config's non-default values; equal configs give
+        equal hashes.
 
-        Keys whose value is null are left out, so adding a new optional block (off by default)
-        to sweep does not change the fingerprint of configs registered before it."""
-        data = _drop_none(self.to_json_dict())
-        data.pop("provenance", None)  # where a file came from is not what it runs
+        Every value equal to its field's default is left out (a block left at its defaults
+        entirely), so adding a key with a default to sweep never changes the fingerprint of a
+        config written before it. Configs registered by a version that hashed the full config
+        are recognised by re-reading their stored config (:func:`sweep.store.registry.same_config`).
+        ``provenance`` is left out too: where a file came from is not what it runs."""
+        data = non_default(self)
+        data.pop("provenance", None)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
+def non_default(model: BaseModel) -> dict[str, Any]:
+    """The JSON-safe values of ``model`` that differ from their fields' defaults, recursively
+    (required fields always count)."""
+    dumped = model.model_dump(mode="json")
+    out: dict[str, Any] = {}
+    for name, field in type(model).model_fields.items():
+        if name not in dumped:  # a key the model's serializer leaves out
+            continue
+        value = getattr(model, name)
+        if not field.is_required() and value == field.get_default(call_default_factory=True):
+            continue
+        out[name] = non_default(value) if isinstance(value, BaseModel) else dumped[name]
+    return out
 
 
 # --- loading -------------------------------------------------------------------------------------

@@ -14,13 +14,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sweep.core.backtest import BacktestResult, run_backtest
+from sweep.core.backtest import BacktestResult, backtest_outcomes
 from sweep.core.config import ExperimentConfig
-from sweep.core.data import COLUMNS, bars_per_year
+from sweep.core.data import COLUMNS
 from sweep.core.errors import ConfigError
 from sweep.core.features import compute_features, resolve_features
 from sweep.core.metrics import compute_metrics
-from sweep.core.target import binary_target
+from sweep.core.pipeline import config_prices
+from sweep.core.target import config_labels
+from sweep.core.trades import ExitReason, outcomes_for
 
 __all__ = ["BacktestReport", "backtest_frame", "feature_frame", "label_series"]
 
@@ -52,12 +54,11 @@ def feature_frame(cfg: ExperimentConfig, bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_series(cfg: ExperimentConfig, bars: pd.DataFrame) -> pd.Series:
-    """The config's target for every bar: 1.0, 0.0, or NaN where the label reads past the last
-    bar."""
+    """The config's target for every bar (any ``target.type``, for ``position.side``): 1.0, 0.0,
+    or NaN where the label reads past the last bar."""
     _check_bars(bars, "bars")
-    close = bars["close"].to_numpy(dtype=np.float64)
-    y = binary_target(close, cfg.target.horizon, cfg.target.threshold)
-    return pd.Series(y, index=bars.index, name="label")
+    prices, _, bpy = config_prices(cfg, bars)
+    return pd.Series(config_labels(cfg, prices, bpy).y, index=bars.index, name="label")
 
 
 @dataclass(frozen=True)
@@ -83,23 +84,20 @@ def backtest_frame(
     (optional) gives the metrics' AUC."""
     _check_bars(bars, "bars")
     p = _aligned(proba, bars, "proba")
-    open_ = bars["open"].to_numpy(dtype=np.float64)
-    close = bars["close"].to_numpy(dtype=np.float64)
-    bt = run_backtest(
-        open_,
-        close,
+    prices, rule, bpy = config_prices(cfg, bars)
+    bt = backtest_outcomes(
+        prices.close,
         p,
-        entry_threshold=cfg.backtest.entry_threshold,
-        size=cfg.position.size,
-        hold_max=cfg.position.hold_max,
-        fee=cfg.backtest.fee,
-        slippage=cfg.backtest.slippage,
+        outcomes_for(prices, rule),
+        rule,
+        cfg.backtest.entry_threshold,
+        cfg.position.size,
     )
     metrics = compute_metrics(
         bt,
-        open_,
-        close,
-        bars_per_year=bars_per_year(cfg.timeframe, cfg.backtest.days_per_year),
+        prices.open,
+        prices.close,
+        bars_per_year=bpy,
         proba=None if labels is None else p,
         labels=None if labels is None else _aligned(labels, bars, "labels"),
     ).to_dict()
@@ -113,6 +111,7 @@ def backtest_frame(
             "exit_price": t.exit_price,
             "net_return": t.net_return,
             "forced_exit": t.forced_exit,
+            "exit_reason": [ExitReason(int(c)).name.lower() for c in t.exit_reason],
         }
     )
     return BacktestReport(

@@ -62,11 +62,19 @@ class XGBoostModel:
         early_stopping_rounds: int,
         seed: int,
         nthread: int,
+        weight_fit: FloatArray | None = None,
+        weight_valid: FloatArray | None = None,
     ) -> XGBoostModel:
-        """Train with early stopping on ``(x_valid, y_valid)``; ``nthread`` set by the caller."""
+        """Train with early stopping on ``(x_valid, y_valid)``; ``nthread`` set by the caller.
+        Optional sample weights per row (``training.sample_weight``) weigh the fitting loss and
+        the early-stopping loss."""
         names = list(feature_names)
-        dfit = xgb.DMatrix(x_fit, label=y_fit, feature_names=names, nthread=nthread)
-        dvalid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names, nthread=nthread)
+        dfit = xgb.DMatrix(
+            x_fit, label=y_fit, weight=weight_fit, feature_names=names, nthread=nthread
+        )
+        dvalid = xgb.DMatrix(
+            x_valid, label=y_valid, weight=weight_valid, feature_names=names, nthread=nthread
+        )
         booster = xgb.train(
             xgboost_params(params, seed=seed, nthread=nthread),
             dfit,

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sweep.core.backtest import run_backtest
+from sweep.core.backtest import backtest_outcomes
 from sweep.core.config import ExperimentConfig
 from sweep.core.data import MarketData, bars_per_year
 from sweep.core.errors import PipelineError
@@ -24,7 +24,16 @@ from sweep.core.gate import GateVerdict, evaluate_gate
 from sweep.core.metrics import compute_metrics, profit_factor
 from sweep.core.model import FittedModel, get_model_kind
 from sweep.core.split import Split, chronological_split, walk_forward_folds
-from sweep.core.target import binary_target
+from sweep.core.target import (
+    Labels,
+    backtest_rule,
+    config_labels,
+    label_rule,
+    needs_atr,
+    signal_atr,
+    uniqueness_weights,
+)
+from sweep.core.trades import ExitRule, Prices, outcomes_for
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -67,12 +76,15 @@ class ExperimentResult:
 
 def usable_rows(x: FloatArray, y: FloatArray) -> tuple[int, int]:
     """``[start, stop)`` of the rows a run may use: after the features' warm-up (the first row
-    where every feature is finite) and before the label runs out. Rows in between are kept even if
-    a feature is NaN there (XGBoost treats it as missing), so row offsets stay bar offsets and the
-    purge gap of ``horizon`` rows is ``horizon`` bars."""
+    where every feature is finite) and the label's (an ATR barrier's first 14 bars), and before
+    the label runs out. Rows in between are kept even if a feature is NaN there (XGBoost treats it
+    as missing), so row offsets stay bar offsets and the purge gap of ``reach`` rows is ``reach``
+    bars."""
     finite = np.isfinite(x).all(axis=1)
     start = int(np.argmax(finite)) if finite.any() else x.shape[0]
     labelled = np.flatnonzero(~np.isnan(y))
+    if labelled.size:
+        start = max(start, int(labelled[0]))
     stop = int(labelled[-1]) + 1 if labelled.size else 0
     return start, max(start, stop)
 
@@ -87,11 +99,13 @@ class _Inputs:
     names: list[str]
     x: FloatArray
     y: FloatArray
-    open_: FloatArray
-    close: FloatArray
+    prices: Prices
     start: int
     stop: int
     index: pd.DatetimeIndex
+    labels: Labels
+    rule: ExitRule  # the backtest's side and exits
+    bars_per_year: float
 
     def rows(self, part: tuple[int, int]) -> slice:
         return slice(self.start + part[0], self.start + part[1])
@@ -106,22 +120,35 @@ class _Evaluated:
     test: slice
 
 
+def config_prices(cfg: ExperimentConfig, frame: pd.DataFrame) -> tuple[Prices, ExitRule, float]:
+    """The price arrays of ``frame`` that ``cfg``'s trades and labels read (with ATR(14) when a
+    barrier is in ATR multiples), the backtest's exit rule, and the bars per year."""
+    bpy = bars_per_year(cfg.timeframe, cfg.backtest.days_per_year)
+    rule = backtest_rule(cfg, bpy)
+    high, low, close = (frame[c].to_numpy(dtype=np.float64) for c in ("high", "low", "close"))
+    # ATR(14) over the whole series is causal: the value at a signal bar reads nothing after it.
+    atr = signal_atr(high, low, close) if needs_atr(rule, label_rule(cfg, bpy)) else None
+    return Prices(frame["open"].to_numpy(dtype=np.float64), high, low, close, atr), rule, bpy
+
+
 def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
     frame = dataset.market.frame
     names = resolve_features(cfg.feature_groups)
     x = dataset.features[names].to_numpy(dtype=np.float64)
-    close = frame["close"].to_numpy(dtype=np.float64)
-    y = binary_target(close, cfg.target.horizon, cfg.target.threshold)
-    start, stop = usable_rows(x, y)
+    prices, rule, bpy = config_prices(cfg, frame)
+    labels = config_labels(cfg, prices, bpy)
+    start, stop = usable_rows(x, labels.y)
     return _Inputs(
         names,
         x,
-        y,
-        frame["open"].to_numpy(dtype=np.float64),
-        close,
+        labels.y,
+        prices,
         start,
         stop,
         pd.DatetimeIndex(frame.index),
+        labels,
+        rule,
+        bpy,
     )
 
 
@@ -129,7 +156,25 @@ def label_rows(cfg: ExperimentConfig, dataset: Dataset) -> tuple[int, int, int]:
     """The rows ``[start, stop)`` ``cfg`` may use on ``dataset`` (:func:`usable_rows`) and its
     label's reach in bars, the purge gap between its splits (for checks before trial 0)."""
     inp = _inputs(cfg, dataset)
-    return inp.start, inp.stop, cfg.target.horizon
+    return inp.start, inp.stop, inp.labels.reach
+
+
+def _weights(cfg: ExperimentConfig, inp: _Inputs, rows: slice) -> FloatArray | None:
+    """``training.sample_weight: uniqueness``: each row's label's average uniqueness among the
+    rows of this part only (AFML ch. 4), each label spanning its entry bar to its last bar read."""
+    if cfg.training.sample_weight != "uniqueness":
+        return None
+    t = np.arange(rows.start, rows.stop, dtype=np.int64)
+    return uniqueness_weights(t + 1, inp.labels.end[t])
+
+
+def _one_class_hint(cfg: ExperimentConfig) -> str:
+    kind = cfg.target.type
+    if kind == "binary":
+        return "lower target.threshold or change target.horizon"
+    if kind == "trade":
+        return "change target.threshold (net of costs) or position.hold_max"
+    return "change target.take_profit / stop_loss or position.hold_max"
 
 
 def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -> _Evaluated:
@@ -140,8 +185,12 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
     if np.unique(y_fit).size < 2:
         raise PipelineError(
             f"the training label has one class only (label rate {float(y_fit.mean()):.3f}); "
-            "lower target.threshold or change target.horizon"
+            + _one_class_hint(cfg)
         )
+    # Passed only when asked for, so a model kind without sample weights runs everything else.
+    weights: dict[str, FloatArray | None] = {}
+    if cfg.training.sample_weight != "none":
+        weights = {"weight_fit": _weights(cfg, inp, fit), "weight_valid": _weights(cfg, inp, valid)}
     model = get_model_kind(cfg.model_type).fit(
         inp.x[fit],
         y_fit,
@@ -152,24 +201,31 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         early_stopping_rounds=cfg.training.early_stopping_rounds,
         seed=cfg.seed,
         nthread=nthread,
+        **weights,
     )
     proba = model.predict_proba(inp.x[test])
-    open_t, close_t = inp.open_[test], inp.close[test]
-    bt = run_backtest(
-        open_t,
-        close_t,
+    p = inp.prices
+    # The test period's own trades: one that would outlive it is a forced exit at its last bar.
+    test_prices = Prices(
+        p.open[test],
+        p.high[test] if p.high is not None else None,
+        p.low[test] if p.low is not None else None,
+        p.close[test],
+        p.atr[test] if p.atr is not None else None,
+    )
+    bt = backtest_outcomes(
+        test_prices.close,
         proba,
-        entry_threshold=cfg.backtest.entry_threshold,
-        size=cfg.position.size,
-        hold_max=cfg.position.hold_max,
-        fee=cfg.backtest.fee,
-        slippage=cfg.backtest.slippage,
+        outcomes_for(test_prices, inp.rule),
+        inp.rule,
+        cfg.backtest.entry_threshold,
+        cfg.position.size,
     )
     metrics = compute_metrics(
         bt,
-        open_t,
-        close_t,
-        bars_per_year=bars_per_year(cfg.timeframe, cfg.backtest.days_per_year),
+        test_prices.open,
+        test_prices.close,
+        bars_per_year=inp.bars_per_year,
         proba=proba,
         labels=inp.y[test],
     ).to_dict()
@@ -205,7 +261,7 @@ def run_pipeline(
     split = chronological_split(
         inp.stop - inp.start,
         train_ratio=cfg.training.train_ratio,
-        horizon=cfg.target.horizon,
+        horizon=inp.labels.reach,
         validation_ratio=cfg.training.validation_ratio,
         min_samples=cfg.training.min_samples,
     )
@@ -221,7 +277,7 @@ def run_pipeline(
             split.valid[1],  # the search rows: everything before the purged, sealed test part
             folds=cv.folds,
             mode=cv.mode,
-            horizon=cfg.target.horizon,
+            horizon=inp.labels.reach,
             validation_ratio=cfg.training.validation_ratio,
             min_samples=cfg.training.min_samples,
         )

@@ -8,6 +8,8 @@ Over the ``n`` usable rows (features and label defined), in time order::
 * ``test`` is the last ``floor(n * (1 - train_ratio))`` rows.
 * ``train`` is everything before ``test_start - horizon``: the purge gap of ``horizon`` rows
   means no training label (which reads ``horizon`` bars ahead) reads a price inside the test period.
+  ``horizon`` is the label's reach (:class:`sweep.core.target.Labels`): ``target.horizon`` for a
+  ``binary`` target, ``position.hold_max`` for ``trade`` and ``triple_barrier``.
 * ``valid`` is the last ``validation_ratio`` of the train part, used only for early stopping, and
   is purged from the fitting rows by another ``horizon`` rows for the same reason.
 

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from pydantic import ValidationError
 
 from sweep.core.config import ExperimentConfig
 from sweep.core.errors import ConfigError, RegistryError
@@ -161,7 +162,7 @@ def check_config_unchanged(
         stored = conn.execute(
             query("experiment_config"), {"experiment_id": cfg.experiment_id}
         ).fetchone()
-    if row and row[0] != cfg.fingerprint() and not force:
+    if row and not same_config(row[0], stored[0] if stored else None, cfg) and not force:
         changed = _changed_keys(stored[0] if stored else {}, cfg.to_json_dict())
         raise ConfigError(
             "is already registered with a different config"
@@ -175,6 +176,23 @@ def check_config_unchanged(
             value=cfg.experiment_id,
             hint="rename experiment_id for a new hypothesis, or pass --force to replace it",
         )
+
+
+def same_config(stored_hash: str, stored_config: Any, cfg: ExperimentConfig) -> bool:
+    """Whether a registered experiment (its stored ``config_hash`` and ``config``) is ``cfg``.
+
+    Equal hashes, or a stored config that reads today as the same config: a version that hashed
+    every value (defaults included), or lacked keys added since with their defaults, registered
+    the same experiment under another hash."""
+    if stored_hash == cfg.fingerprint():
+        return True
+    if not isinstance(stored_config, dict):
+        return False
+    try:
+        then = ExperimentConfig.model_validate(stored_config)
+    except ValidationError:
+        return False
+    return then.fingerprint() == cfg.fingerprint()
 
 
 def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -222,13 +240,19 @@ def _record_run(
     with conn.transaction():
         row = conn.execute(query("insert_experiment"), params).fetchone()
         if row and row[0] != params["config_hash"]:
-            if not force:
+            stored = conn.execute(
+                query("experiment_config"), {"experiment_id": cfg.experiment_id}
+            ).fetchone()
+            same = same_config(row[0], stored[0] if stored else None, cfg)
+            if not same and not force:
                 raise ConfigError(
                     "is already registered with a different config",
                     key="experiment_id",
                     value=cfg.experiment_id,
                     hint="rename experiment_id for a new hypothesis, or pass --force",
                 )
+            # --force, or the same config registered under an older hash: either way the row
+            # now holds today's form of the config and its hash.
             conn.execute(query("replace_experiment_config"), params)
         got = conn.execute(
             query("insert_model_result"),

@@ -20,7 +20,7 @@ from sweep._version import __version__
 from sweep.core.config import dump_yaml
 from sweep.core.errors import ConfigError, RegistryError
 from sweep.core.experiment import validate_experiment
-from sweep.store.registry import Connection
+from sweep.store.registry import Connection, same_config
 from sweep.study.holdout import holdout_line, recorded_holdout
 from sweep.study.optuna_study import trial_experiment_id
 from sweep.study.space import parse_space
@@ -75,9 +75,9 @@ def export_trial(
     fixed = space.apply(trial.params, eid)
     cfg = validate_experiment(fixed, file=f"export of {eid}")
     registered = conn.execute(
-        "SELECT config_hash FROM experiments WHERE experiment_id = %s", (eid,)
+        "SELECT config_hash, config FROM experiments WHERE experiment_id = %s", (eid,)
     ).fetchone()
-    if registered is None or registered[0] != cfg.fingerprint():
+    if registered is None or not same_config(registered[0], registered[1], cfg):
         raise RegistryError(
             f"the exported config of {eid} does not match the registered one",
             hint="the study's space row was changed after the trial ran",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from sweep.core.errors import ConfigError
 from sweep.core.experiment import validate_experiment
 from sweep.study.constraints import resolve_constraints
 from sweep.study.settings import SweepSettings, parse_settings
+
+log = logging.getLogger(__name__)
 
 RANGE_KEYS = ("int", "float", "choice", "subset")
 _OPTIONS = {
@@ -45,15 +48,24 @@ TUNABLE = (
     "feature_groups",
     "target.horizon",
     "target.threshold",
+    "target.take_profit",
+    "target.stop_loss",
+    "target.atr_multiple",
     "model.",
     "position.size",
     "position.hold_max",
+    "position.side",
+    "position.take_profit",
+    "position.stop_loss",
+    "position.atr_multiple",
     "backtest.entry_threshold",
     "backtest.fee",
     "backtest.slippage",
+    "backtest.borrow_rate",
     "training.train_ratio",
     "training.early_stopping_rounds",
     "training.validation_ratio",
+    "training.sample_weight",
 )
 SUBSET_SEPARATOR = "+"
 
@@ -141,7 +153,39 @@ def load_space(path: str | Path) -> SearchSpace:
     """Read an experiment file that may hold ranges and a ``sweep:`` block; validate it all."""
     p = Path(path)
     data, lines = read_yaml(p)
-    return parse_space(data, file=str(p), lines=lines)
+    space = parse_space(data, file=str(p), lines=lines)
+    warn_below_costs(space, lines)
+    return space
+
+
+def warn_below_costs(space: SearchSpace, lines: Mapping[str, int]) -> None:
+    """Warn when a ``binary`` target's threshold (a gross move) can fall below the round-trip
+    cost ``2 * (fee + slippage)``: such a label calls a move a 1 that loses money as a trade."""
+    target = space.template.get("target")
+    if not isinstance(target, dict) or target.get("type", "binary") != "binary":
+        return
+    # the worst case the space can reach: its lowest threshold against its highest costs
+    by_path = {p.path: p for p in space.params}
+    reach: dict[str, list[float]] = {}
+    for key in ("target.threshold", "backtest.fee", "backtest.slippage"):
+        param = by_path.get(key)
+        if param is not None:
+            reach[key] = [float(v) for v in param.extremes() if isinstance(v, int | float)]
+    cfg = validate_experiment(space.apply({p.path: first_value(p) for p in space.params}, "x"))
+    fee = max(reach.get("backtest.fee", [cfg.backtest.fee]))
+    slippage = max(reach.get("backtest.slippage", [cfg.backtest.slippage]))
+    threshold = min(reach.get("target.threshold", [cfg.target.threshold or 0.0]))
+    cost = 2 * (fee + slippage)
+    if threshold < cost:
+        log.warning(
+            "%s: %s: a binary threshold of %g is below the round-trip cost %g "
+            "(2 x (fee + slippage)): a 1 label there can be a losing trade; raise the threshold "
+            "or use target type trade, whose threshold is net of costs",
+            space.file,
+            with_line("target.threshold", lines),
+            threshold,
+            cost,
+        )
 
 
 def parse_space(

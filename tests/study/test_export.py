@@ -268,6 +268,7 @@ def values_for(space: SearchSpace) -> st.SearchStrategy[dict[str, Any]]:
 
 SPACES = {
     "btc-4h": load_space(ROOT / "search_spaces" / "btc-4h.yaml"),
+    "btc-4h-barrier": load_space(ROOT / "search_spaces" / "btc-4h-barrier.yaml"),
     "tiny": parse_space(tiny_space("rt-tiny")),
 }
 
