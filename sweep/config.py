@@ -89,6 +89,8 @@ class BacktestConfig(_Strict):
     slippage: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.0005
     entry_threshold: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.5
     days_per_year: Annotated[float, Strict(), Field(gt=0.0, le=366.0)] = 365.0
+    # null: measured from the data (sweep.annualisation); 1m bars around the clock are 525,600
+    bars_per_year: Annotated[float, Strict(), Field(gt=0.0, le=1_000_000.0)] | None = None
 
 
 class GateConfig(_Strict):

@@ -15,16 +15,24 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sweep.annualisation import resolve_bars_per_year
 from sweep.backtest import run_backtest
 from sweep.config import ExperimentConfig
-from sweep.data import MarketData, bars_per_year
+from sweep.data import MarketData
 from sweep.errors import PipelineError
 from sweep.features import compute_features, resolve_features
 from sweep.gate import GateVerdict, evaluate_gate
-from sweep.metrics import compute_metrics, profit_factor
+from sweep.metrics import bh_return, compute_metrics, profit_factor
 from sweep.model import FittedModel, get_model_kind
 from sweep.split import Split, chronological_split, walk_forward_folds
 from sweep.target import binary_target
+from sweep.timing import (
+    ScoredPeriod,
+    TimingScores,
+    long_only_trade_table,
+    timing_p,
+    timing_scores,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -48,6 +56,10 @@ class ExperimentResult:
 
     ``test_returns`` are the per-bar returns of the scored bars (``test_index``); ``trade_returns``
     the net returns of their closed trades, in time order (all folds' with ``training.cv``).
+    ``bars_per_year`` is the annualisation used (:mod:`sweep.annualisation`). ``timing`` holds
+    the timing test's Sharpe ratios (actual and random, behind ``metrics["timing_p"]``) and
+    ``scored_periods`` what it ran on, so a study can score another objective
+    (:func:`sweep.timing.timing_scores`) without re-running the model.
     """
 
     config: ExperimentConfig
@@ -63,6 +75,9 @@ class ExperimentResult:
     test_index: pd.DatetimeIndex = field(repr=False)
     test_returns: FloatArray = field(repr=False)
     trade_returns: FloatArray = field(repr=False)
+    bars_per_year: float
+    timing: TimingScores = field(repr=False)
+    scored_periods: tuple[ScoredPeriod, ...] = field(repr=False)
 
 
 def usable_rows(x: FloatArray, y: FloatArray) -> tuple[int, int]:
@@ -104,6 +119,7 @@ class _Evaluated:
     returns: FloatArray
     trade_returns: FloatArray
     test: slice
+    period: ScoredPeriod
 
 
 def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
@@ -125,7 +141,9 @@ def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
     )
 
 
-def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -> _Evaluated:
+def _evaluate(
+    cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int, per_year: float
+) -> _Evaluated:
     """Fit on the split's fitting rows (early stopping on its validation tail), backtest and
     score its test rows."""
     fit, valid, test = inp.rows(split.fit), inp.rows(split.valid), inp.rows(split.test)
@@ -162,7 +180,8 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         bt,
         open_t,
         close_t,
-        bars_per_year=bars_per_year(cfg.timeframe, cfg.backtest.days_per_year),
+        bars_per_year=per_year,
+        size=cfg.position.size,
         proba=proba,
         labels=inp.y[test],
     ).to_dict()
@@ -173,7 +192,23 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         label_rate=round(float(y_fit.mean()), 6),
         best_iteration=model.best_iteration,
     )
-    return _Evaluated(model, metrics, bt.returns, bt.trades.net_return, test)
+    # The trades a signal at each bar would open, for the timing test's random schedules.
+    table = long_only_trade_table(
+        open_t,
+        close_t,
+        hold_max=cfg.position.hold_max,
+        fee=cfg.backtest.fee,
+        slippage=cfg.backtest.slippage,
+    )
+    period = ScoredPeriod(
+        close=close_t,
+        table=table,
+        signals=bt.trades.entry_bar - 1,
+        size=cfg.position.size,
+        bh_return=bh_return(open_t, close_t),
+        bars_per_year=per_year,
+    )
+    return _Evaluated(model, metrics, bt.returns, bt.trades.net_return, test, period)
 
 
 def run_pipeline(
@@ -191,9 +226,17 @@ def run_pipeline(
     metrics are then the folds' means (counts summed; ``win_rate``, ``avg_trade_return`` and
     ``profit_factor`` over the trades of all folds pooled; ``cv_*`` summarise the folds).
 
+    Every run also gets ``bars_per_year`` (the annualisation used) and ``timing_p``: the timing
+    test of its Sharpe ratio against random entries with the same trades
+    (:mod:`sweep.timing`), on the same scored bars, seeded by ``seed``.
+
     Raises :class:`PipelineError` when the data cannot support it (too few samples, a one-class
-    training label); a failed gate is a result, not an error.
+    training label), :class:`~sweep.errors.ConfigError` when ``backtest.bars_per_year``
+    contradicts the data; a failed gate is a result, not an error.
     """
+    per_year = resolve_bars_per_year(
+        cfg.backtest.bars_per_year, dataset.market, cfg.backtest.days_per_year
+    ).value
     inp = _inputs(cfg, dataset)
     split = chronological_split(
         inp.stop - inp.start,
@@ -203,7 +246,7 @@ def run_pipeline(
         min_samples=cfg.training.min_samples,
     )
     if cfg.training.cv is None:
-        ev = _evaluate(cfg, inp, split, nthread)
+        ev = _evaluate(cfg, inp, split, nthread, per_year)
         folds = [split]
         evs = [ev]
         trade_returns = ev.trade_returns
@@ -220,12 +263,16 @@ def run_pipeline(
         )
         evs = []
         for k, fold in enumerate(folds, start=1):
-            ev = _evaluate(cfg, inp, fold, nthread)
+            ev = _evaluate(cfg, inp, fold, nthread, per_year)
             evs.append(ev)
             if on_fold is not None:
                 on_fold(k, ev.metrics)
         trade_returns = np.concatenate([e.trade_returns for e in evs])
         metrics = _fold_means([e.metrics for e in evs], trade_returns)
+    periods = tuple(e.period for e in evs)
+    timing = timing_scores(periods, "sharpe", seed=cfg.seed)
+    metrics["timing_p"] = timing_p(timing, "maximize")
+    metrics["bars_per_year"] = per_year
     verdict = evaluate_gate(
         metrics,
         # DSR and PBO are properties of a study's choice among trials; a single run has neither.
@@ -255,6 +302,9 @@ def run_pipeline(
         test_index=test_index,
         test_returns=np.concatenate([e.returns for e in evs]),
         trade_returns=trade_returns,
+        bars_per_year=per_year,
+        timing=timing,
+        scored_periods=periods,
     )
 
 
@@ -285,8 +335,16 @@ def _fold_means(
                 sum(float(v or 0.0) * n for v, n in zip(vals, trades, strict=True)) / sum(trades)
             )
     out["profit_factor"] = profit_factor(trade_returns)
-    sharpes = [float(m["sharpe"] or 0.0) for m in per_fold]
+    sharpes = [_finite(m, "sharpe") for m in per_fold]
     out["cv_folds"] = len(per_fold)
     out["cv_sharpe_min"] = min(sharpes)
     out["cv_sharpe_std"] = float(np.std(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0
     return out
+
+
+def _finite(metrics: dict[str, float | int | None], key: str) -> float:
+    """A metric that must be a number: None (a NaN or infinity upstream) is an error, not 0."""
+    value = metrics.get(key)
+    if value is None:
+        raise PipelineError(f"{key} is undefined (NaN) in a walk-forward fold")
+    return float(value)
