@@ -218,7 +218,7 @@ def test_sharpe_of_a_series_with_nan_is_an_error(bad: float, ratio: object) -> N
     assert callable(ratio)
     assert math.isfinite(ratio(r, 2190))
     r[2] = bad
-    with pytest.raises(ValueError, match="returns must be finite.*at bar 2"):
+    with pytest.raises(ValueError, match=r"returns must be finite.*at bar 2"):
         ratio(r, 2190)
     # Not even a series too short to have a Sharpe ratio hides it.
     with pytest.raises(ValueError, match="finite"):
