@@ -7,11 +7,16 @@ import math
 import numpy as np
 import numpy.typing as npt
 import pytest
+import yaml
+from conftest import SEED_YAML
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sweep.backtest import run_backtest
+from sweep.config import validate_experiment
 from sweep.metrics import bh_return, compute_metrics, max_drawdown, sharpe, sortino
+from sweep.pipeline import run_pipeline
+from sweep.runner import load_dataset
 from sweep.timing import (
     SCORED_OBJECTIVES,
     TIMING_DRAWS,
@@ -374,3 +379,29 @@ def test_scores_round_trip_through_their_compact_encoding() -> None:
         decode_scores("sharpe", 300, "zlib-f64", blob)
     with pytest.raises(ValueError, match="draws"):
         decode_scores("sharpe", 299, "zlib-f32le-timing", blob)
+
+
+# --- in the pipeline -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cv", [None, {"folds": 3}])
+def test_every_run_carries_timing_p_on_its_scored_bars(cv: dict[str, int] | None) -> None:
+    data = yaml.safe_load(SEED_YAML.read_text())
+    data["target"]["threshold"] = 0.004  # trades enough for every objective to be defined
+    data["training"]["cv"] = cv
+    cfg = validate_experiment(data)
+    result = run_pipeline(cfg, load_dataset(cfg))
+    m = result.metrics
+    assert len(result.scored_periods) == (3 if cv else 1)
+    assert sum(p.n_bars for p in result.scored_periods) == len(result.test_returns)
+    assert result.timing.actual == pytest.approx(m["sharpe"], rel=1e-9)
+    assert m["timing_p"] == timing_p(result.timing)
+    assert 0.0 < m["timing_p"] <= 1.0
+    assert m["n_trades"] >= 30
+    # Any other objective, from what the run kept, matches the run's own metric.
+    for objective in ("sortino", "win_rate", "avg_trade_return", "max_drawdown", "alpha_exposure"):
+        got = timing_scores(result.scored_periods, objective, seed=cfg.seed, draws=10).actual
+        assert got == pytest.approx(m[objective], rel=1e-9), objective
+    again = run_pipeline(cfg, load_dataset(cfg), nthread=2)
+    assert again.metrics["timing_p"] == m["timing_p"]  # whatever the threads
+    np.testing.assert_array_equal(again.timing.draws, result.timing.draws)
