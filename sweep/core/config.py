@@ -230,6 +230,8 @@ class BacktestConfig(_Strict):
     days_per_year: Annotated[float, Strict(), Field(gt=0.0, le=366.0)] = 365.0
     # a short's cost of borrowing the asset, per year, charged per bar held (longs pay none)
     borrow_rate: Annotated[float, Strict(), Field(ge=0.0, le=2.0)] = 0.0
+    # null: measured from the data (sweep.annualisation); 1m bars around the clock are 525,600
+    bars_per_year: Annotated[float, Strict(), Field(gt=0.0, le=1_000_000.0)] | None = None
 
 
 class GateConfig(_Strict):

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sweep.core.annualisation import bars_per_year_of
 from sweep.core.backtest import BacktestResult, backtest_outcomes
 from sweep.core.config import ExperimentConfig
 from sweep.core.data import COLUMNS
@@ -57,7 +58,7 @@ def label_series(cfg: ExperimentConfig, bars: pd.DataFrame) -> pd.Series:
     """The config's target for every bar (any ``target.type``, for ``position.side``): 1.0, 0.0,
     or NaN where the label reads past the last bar."""
     _check_bars(bars, "bars")
-    prices, _, bpy = config_prices(cfg, bars)
+    prices, _, bpy = config_prices(cfg, bars, _per_year(cfg, bars))
     return pd.Series(config_labels(cfg, prices, bpy).y, index=bars.index, name="label")
 
 
@@ -84,7 +85,7 @@ def backtest_frame(
     (optional) gives the metrics' AUC."""
     _check_bars(bars, "bars")
     p = _aligned(proba, bars, "proba")
-    prices, rule, bpy = config_prices(cfg, bars)
+    prices, rule, bpy = config_prices(cfg, bars, _per_year(cfg, bars))
     bt = backtest_outcomes(
         prices.close,
         p,
@@ -98,6 +99,7 @@ def backtest_frame(
         prices.open,
         prices.close,
         bars_per_year=bpy,
+        size=cfg.position.size,
         proba=None if labels is None else p,
         labels=None if labels is None else _aligned(labels, bars, "labels"),
     ).to_dict()
@@ -120,6 +122,12 @@ def backtest_frame(
         equity=pd.Series(bt.equity, index=index, name="equity"),
         returns=pd.Series(bt.returns, index=index, name="returns"),
         result=bt,
+    )
+
+
+def _per_year(cfg: ExperimentConfig, bars: pd.DataFrame) -> float:
+    return bars_per_year_of(
+        cfg.backtest.bars_per_year, bars, cfg.timeframe, cfg.backtest.days_per_year
     )
 
 

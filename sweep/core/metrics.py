@@ -9,7 +9,8 @@ needed and any timeframe is handled the same way.
 
 Zero trades is a defined result: ratios that need trades or variation fall back to 0.0, or to
 None where no number would be honest (``profit_factor``, ``auc``). Metrics an Optuna study may use
-as an objective (``sharpe``, ``sortino``, returns) are always floats.
+as an objective (``sharpe``, ``sortino``, returns) are always floats. A return series holding a
+NaN or an infinity is an error, never a Sharpe ratio of 0: it means something upstream broke.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sweep.core.backtest import BacktestResult
 __all__ = [
     "Metrics",
     "alpha",
+    "alpha_exposure",
     "annual_return",
     "auc",
     "avg_trade_return",
@@ -54,6 +56,7 @@ class Metrics:
     total_return: float
     bh_return: float
     alpha: float
+    alpha_exposure: float
     max_drawdown: float
     n_trades: int
     exposure: float
@@ -81,19 +84,24 @@ def compute_metrics(
     close: npt.ArrayLike,
     *,
     bars_per_year: float,
+    size: float,
     proba: npt.ArrayLike | None = None,
     labels: npt.ArrayLike | None = None,
 ) -> Metrics:
-    """All statistics of ``bt``; ``open_``/``close`` are the same test bars it ran on.
+    """All statistics of ``bt``; ``open_``/``close`` are the same test bars it ran on and
+    ``size`` the fraction of equity it committed per trade (``position.size``).
 
     ``proba`` and ``labels`` (both or neither) give the classifier's ROC AUC on the test bars;
     without them ``auc`` is None.
 
     Raises:
-        ValueError: if the prices do not match the backtest's length or ``bars_per_year <= 0``.
+        ValueError: if the prices do not match the backtest's length, ``bars_per_year <= 0`` or
+            ``size`` is not in (0, 1].
     """
     if not bars_per_year > 0:
         raise ValueError(f"compute_metrics: bars_per_year must be > 0, got {bars_per_year!r}")
+    if not 0.0 < size <= 1.0:
+        raise ValueError(f"compute_metrics: size must be in (0, 1], got {size!r}")
     open_a = np.asarray(open_, dtype=np.float64)
     close_a = np.asarray(close, dtype=np.float64)
     n = bt.equity.shape[0]
@@ -112,6 +120,7 @@ def compute_metrics(
         total_return=total,
         bh_return=bh,
         alpha=alpha(total, bh),
+        alpha_exposure=alpha_exposure(total, bh, float(bt.exposure), size),
         max_drawdown=max_drawdown(bt.equity),
         n_trades=len(bt.trades),
         exposure=float(bt.exposure),
@@ -127,13 +136,14 @@ def sharpe(returns: npt.ArrayLike, bars_per_year: float) -> float:
     """Annualised Sharpe ratio of per-bar returns, risk-free rate 0.
 
     ``mean(r) / std(r, ddof=1) * sqrt(bars_per_year)`` over every test bar, flat bars included.
-    0.0 when there are fewer than 2 bars or the returns do not vary (e.g. no trades).
+    0.0 when there are fewer than 2 bars or the returns do not vary (e.g. no trades). A NaN or
+    infinite return raises ValueError: its Sharpe ratio is undefined, not 0.
 
     backtesting.py instead divides the annualised *geometric* daily return by the annualised daily
     volatility (ddof=0) on daily-resampled equity; ours is the arithmetic per-bar form, which is
     what the deflated Sharpe ratio expects.
     """
-    r = np.asarray(returns, dtype=np.float64)
+    r = _finite_returns(returns, "sharpe")
     if r.shape[0] < 2:
         return 0.0
     sd = float(np.std(r, ddof=1))
@@ -149,12 +159,13 @@ def sortino(returns: npt.ArrayLike, bars_per_year: float) -> float:
     ``mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(bars_per_year)``: the downside deviation averages
     the squared negative returns over *all* bars (zeros for the others), as Sortino & Price define
     it. 0.0 when there are fewer than 2 bars or no bar lost (downside deviation 0), so that it stays
-    a float an optimiser can use; read it with ``n_trades``.
+    a float an optimiser can use; read it with ``n_trades``. A NaN or infinite return raises
+    ValueError, as for :func:`sharpe`.
 
     backtesting.py uses the same downside deviation on daily returns but the annualised geometric
     return in the numerator.
     """
-    r = np.asarray(returns, dtype=np.float64)
+    r = _finite_returns(returns, "sortino")
     if r.shape[0] < 2:
         return 0.0
     downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
@@ -202,6 +213,21 @@ def alpha(total: float, bh: float) -> float:
     market's returns and uses a beta).
     """
     return total - bh
+
+
+def alpha_exposure(total: float, bh: float, exposure: float, size: float) -> float:
+    """``total_return - exposure * size * bh_return``: excess return over buy and hold scaled to
+    the strategy's average committed fraction, not annualised.
+
+    ``exposure * size`` is the fraction of equity the strategy had committed, averaged over the
+    test bars; the benchmark buys that fraction at the first bar's open and holds it (the rest in
+    cash), which returns exactly ``exposure * size * bh_return``. :func:`alpha` compares with a
+    fully invested buy and hold, so a long-only strategy trading 2% of equity in a rising market
+    shows a large negative alpha whatever its timing; ``alpha_exposure`` asks whether its
+    entries beat holding the same amount of market all along (0 with no trades). Not in
+    backtesting.py.
+    """
+    return total - exposure * size * bh
 
 
 def max_drawdown(equity: npt.ArrayLike) -> float:
@@ -291,6 +317,18 @@ def annual_return(total: float, n_bars: int, bars_per_year: float) -> float:
         return math.pow(growth, bars_per_year / n_bars) - 1.0
     except OverflowError:
         return math.inf
+
+
+def _finite_returns(returns: npt.ArrayLike, name: str) -> FloatArray:
+    r = np.asarray(returns, dtype=np.float64)
+    bad = ~np.isfinite(r)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"{name}: returns must be finite, got {r[i]!r} at bar {i} ({int(bad.sum())} in all); "
+            "a broken series has no Sharpe ratio"
+        )
+    return r
 
 
 def _average_ranks(values: FloatArray) -> FloatArray:

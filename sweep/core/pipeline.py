@@ -15,13 +15,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sweep.core.annualisation import resolve_bars_per_year
 from sweep.core.backtest import backtest_outcomes
 from sweep.core.config import ExperimentConfig
-from sweep.core.data import MarketData, bars_per_year
+from sweep.core.data import MarketData
 from sweep.core.errors import PipelineError
 from sweep.core.features import compute_features, resolve_features
 from sweep.core.gate import GateVerdict, evaluate_gate
-from sweep.core.metrics import compute_metrics, profit_factor
+from sweep.core.metrics import bh_return, compute_metrics, profit_factor
 from sweep.core.model import FittedModel, get_model_kind
 from sweep.core.split import Split, chronological_split, walk_forward_folds
 from sweep.core.target import (
@@ -32,6 +33,13 @@ from sweep.core.target import (
     needs_atr,
     signal_atr,
     uniqueness_weights,
+)
+from sweep.core.timing import (
+    ScoredPeriod,
+    TimingScores,
+    timing_p,
+    timing_scores,
+    trade_table,
 )
 from sweep.core.trades import ExitRule, Prices, outcomes_for
 
@@ -72,6 +80,9 @@ class ExperimentResult:
     test_index: pd.DatetimeIndex = field(repr=False)
     test_returns: FloatArray = field(repr=False)
     trade_returns: FloatArray = field(repr=False)
+    bars_per_year: float
+    timing: TimingScores = field(repr=False)
+    scored_periods: tuple[ScoredPeriod, ...] = field(repr=False)
 
 
 def usable_rows(x: FloatArray, y: FloatArray) -> tuple[int, int]:
@@ -118,12 +129,15 @@ class _Evaluated:
     returns: FloatArray
     trade_returns: FloatArray
     test: slice
+    period: ScoredPeriod
 
 
-def config_prices(cfg: ExperimentConfig, frame: pd.DataFrame) -> tuple[Prices, ExitRule, float]:
+def config_prices(
+    cfg: ExperimentConfig, frame: pd.DataFrame, bpy: float
+) -> tuple[Prices, ExitRule, float]:
     """The price arrays of ``frame`` that ``cfg``'s trades and labels read (with ATR(14) when a
-    barrier is in ATR multiples), the backtest's exit rule, and the bars per year."""
-    bpy = bars_per_year(cfg.timeframe, cfg.backtest.days_per_year)
+    barrier is in ATR multiples), the backtest's exit rule, and the bars per year ``bpy`` (the
+    annualisation: :func:`sweep.core.annualisation.resolve_bars_per_year`)."""
     rule = backtest_rule(cfg, bpy)
     high, low, close = (frame[c].to_numpy(dtype=np.float64) for c in ("high", "low", "close"))
     # ATR(14) over the whole series is causal: the value at a signal bar reads nothing after it.
@@ -135,7 +149,10 @@ def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
     frame = dataset.market.frame
     names = resolve_features(cfg.feature_groups)
     x = dataset.features[names].to_numpy(dtype=np.float64)
-    prices, rule, bpy = config_prices(cfg, frame)
+    per_year = resolve_bars_per_year(
+        cfg.backtest.bars_per_year, dataset.market, cfg.backtest.days_per_year
+    ).value
+    prices, rule, bpy = config_prices(cfg, frame, per_year)
     labels = config_labels(cfg, prices, bpy)
     start, stop = usable_rows(x, labels.y)
     return _Inputs(
@@ -213,10 +230,11 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         p.close[test],
         p.atr[test] if p.atr is not None else None,
     )
+    outcomes = outcomes_for(test_prices, inp.rule)
     bt = backtest_outcomes(
         test_prices.close,
         proba,
-        outcomes_for(test_prices, inp.rule),
+        outcomes,
         inp.rule,
         cfg.backtest.entry_threshold,
         cfg.position.size,
@@ -226,6 +244,7 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         test_prices.open,
         test_prices.close,
         bars_per_year=inp.bars_per_year,
+        size=cfg.position.size,
         proba=proba,
         labels=inp.y[test],
     ).to_dict()
@@ -236,7 +255,17 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         label_rate=round(float(y_fit.mean()), 6),
         best_iteration=model.best_iteration,
     )
-    return _Evaluated(model, metrics, bt.returns, bt.trades.net_return, test)
+    # The trades a signal at each bar would open, for the timing test's random schedules: the
+    # very outcomes the backtest took its trades from.
+    period = ScoredPeriod(
+        close=test_prices.close,
+        table=trade_table(outcomes, inp.rule, cfg.backtest.fee),
+        signals=bt.trades.entry_bar - 1,
+        size=cfg.position.size,
+        bh_return=bh_return(test_prices.open, test_prices.close),
+        bars_per_year=inp.bars_per_year,
+    )
+    return _Evaluated(model, metrics, bt.returns, bt.trades.net_return, test, period)
 
 
 def run_pipeline(
@@ -289,6 +318,10 @@ def run_pipeline(
                 on_fold(k, ev.metrics)
         trade_returns = np.concatenate([e.trade_returns for e in evs])
         metrics = _fold_means([e.metrics for e in evs], trade_returns)
+    periods = tuple(e.period for e in evs)
+    timing = timing_scores(periods, "sharpe", seed=cfg.seed)
+    metrics["timing_p"] = timing_p(timing, "maximize")
+    metrics["bars_per_year"] = inp.bars_per_year
     verdict = evaluate_gate(
         metrics,
         # DSR and PBO are properties of a study's choice among trials; a single run has neither.
@@ -318,6 +351,9 @@ def run_pipeline(
         test_index=test_index,
         test_returns=np.concatenate([e.returns for e in evs]),
         trade_returns=trade_returns,
+        bars_per_year=inp.bars_per_year,
+        timing=timing,
+        scored_periods=periods,
     )
 
 
@@ -348,8 +384,16 @@ def _fold_means(
                 sum(float(v or 0.0) * n for v, n in zip(vals, trades, strict=True)) / sum(trades)
             )
     out["profit_factor"] = profit_factor(trade_returns)
-    sharpes = [float(m["sharpe"] or 0.0) for m in per_fold]
+    sharpes = [_finite(m, "sharpe") for m in per_fold]
     out["cv_folds"] = len(per_fold)
     out["cv_sharpe_min"] = min(sharpes)
     out["cv_sharpe_std"] = float(np.std(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0
     return out
+
+
+def _finite(metrics: dict[str, float | int | None], key: str) -> float:
+    """A metric that must be a number: None (a NaN or infinity upstream) is an error, not 0."""
+    value = metrics.get(key)
+    if value is None:
+        raise PipelineError(f"{key} is undefined (NaN) in a walk-forward fold")
+    return float(value)

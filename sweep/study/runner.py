@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep._version import __version__
+from sweep.core.annualisation import resolve_bars_per_year
 from sweep.core.config import ExperimentConfig
 from sweep.core.data import load_market_data, resolve_data_dir
 from sweep.core.errors import PipelineError
@@ -64,9 +65,14 @@ def _dataset(
 
 
 def load_dataset(cfg: ExperimentConfig) -> Dataset:
-    """The experiment's market data with features, computed once per process and dataset."""
+    """The experiment's market data with features, computed once per process and dataset.
+
+    Also checks ``backtest.bars_per_year`` against the data (a ConfigError when they disagree),
+    so a bad value fails with the data, before anything is written."""
     data_dir = resolve_data_dir(cfg.data.dir).resolve()
-    return _dataset(cfg.symbol, cfg.timeframe, str(data_dir), cfg.data.start, cfg.data.end)
+    ds = _dataset(cfg.symbol, cfg.timeframe, str(data_dir), cfg.data.start, cfg.data.end)
+    resolve_bars_per_year(cfg.backtest.bars_per_year, ds.market, cfg.backtest.days_per_year)
+    return ds
 
 
 def execute(

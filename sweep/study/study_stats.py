@@ -3,16 +3,32 @@
 Everything here is recomputed from the stored daily return series (``result_returns``), so a
 study's statistics can be checked later from the database alone.
 
-* **N** is the number of trials that produced a strategy (completed trials with returns, and the
-  pruned ones the caller counts); failed trials tried nothing that could be selected.
-* **Sharpe ratios** are per calendar day, from each trial's own daily series (``sweep.core.stats``
-  conventions: not annualised, population skewness, non-excess kurtosis); the annualised figure
-  shown is ``x sqrt(365)``.
-* **DSR** of the chosen trial: its probabilistic Sharpe ratio against the expected maximum Sharpe
-  of N trials whose Sharpe ratios vary as the study's did (variance with ddof 1, over the trials
-  that traded: a trial that never traded has no Sharpe ratio to spread).
-* **PBO** by CSCV over the days every trial covers (the intersection of their test windows), with
-  16 partitions (fewer, even, when there are fewer than 64 common days).
+**One trial set.** Every statistic draws on the study's *candidates*: its completed trials that
+traded (whose return series varies). The spread of trial Sharpe ratios is over the candidates,
+PBO's matrix has one column per candidate, and N counts the candidates.
+
+* A trial that **never traded** is no candidate. Its Sharpe ratio is 0/0, not a draw from the
+  distribution the expected maximum of [DSR] models; as a 0 it would shrink the spread where
+  trial Sharpe ratios cluster near 0 (lowering the expected maximum) and, as a constant column,
+  sit in the middle of every out-of-sample ranking in CSCV (lowering PBO): both flatter the
+  chosen trial. Doing nothing is also no discovery: a chosen trial that never traded has no DSR.
+* A **pruned** trial counts in N, and only there: the search looked at it and dropped it, so it
+  adds to the selection, but it has no full return series for the spread or the matrix.
+* A **failed** trial counts nowhere: it produced no strategy to choose.
+* A series holding a NaN or an infinity is an error (:class:`~sweep.core.stats.StatsError`), never
+  a Sharpe ratio of 0.
+
+Conventions: Sharpe ratios per calendar day, from each trial's own daily series
+(``sweep.core.stats``: not annualised, population skewness, non-excess kurtosis). The daily series
+are calendar days (a day without bars, e.g. a weekend of a market that closes, is a 0-return
+day), so the figure shown is annualised per calendar day, ``x sqrt(365)``: on a market that closes it agrees with the
+trials' own per-bar Sharpe ratios annualised with the bars per year measured from the data
+(:mod:`sweep.core.annualisation`). DSR is the chosen trial's probabilistic Sharpe ratio against the
+expected maximum Sharpe of N trials whose Sharpe ratios vary as the candidates' did (ddof 1). With
+``sweep.count_trials: bars`` (the default) N also counts the completed trials of other studies
+and single runs scored on the same bars (:func:`count_trials`).
+PBO by CSCV over the days every candidate covers (the intersection of their test windows), with
+16 partitions (fewer, even, when there are fewer than 64 common days).
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ from psycopg.types.json import Jsonb
 from sweep.core.returns import DailyReturns, align, decode
 from sweep.core.stats import (
     SharpeStats,
+    StatsError,
     deflated_sharpe_ratio,
     expected_max_sharpe,
     probability_of_backtest_overfitting,
@@ -37,7 +54,7 @@ from sweep.core.stats import (
 from sweep.store.registry import Connection, query
 from sweep.study.verdict import decide, resolve_study_gate, write_verdict
 
-DAYS_PER_YEAR = 365.0
+DAYS_PER_YEAR = 365.0  # calendar days: the daily series hold every calendar day (docstring)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,8 @@ class StudyStats:
     degradation_slope: float | None
     pbo_days: int
     pbo_partitions: int | None
+    n_never_traded: int = 0  # completed trials left out of every statistic (module docstring)
+    n_pruned: int = 0  # pruned trials counted in N only
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,41 +99,55 @@ def load_study_returns(conn: Connection, name: str) -> dict[str, DailyReturns]:
 def compute_study_stats(
     series: dict[str, DailyReturns], chosen: str, n_tried: int | None = None
 ) -> StudyStats | None:
-    """DSR and PBO of ``chosen`` among ``series``; ``None`` if it has no stored returns.
+    """DSR and PBO of ``chosen`` among ``series`` (the completed trials' daily returns); ``None``
+    if it has no stored returns.
 
-    ``n_tried`` (default: the number of series) is the N of the DSR: pass the count of every
-    configuration that was evaluated, pruned ones included, since each was a candidate."""
+    ``n_tried`` (default: the number of series) counts the configurations evaluated, completed
+    and pruned; the pruned ones (``n_tried - len(series)``) join the candidates in N (module
+    docstring).
+
+    Raises:
+        StatsError: a series holds a NaN or an infinity.
+    """
     if chosen not in series:
         return None
+    for name, s in series.items():
+        bad = int(np.count_nonzero(~np.isfinite(s.values)))
+        if bad:
+            raise StatsError(
+                "must hold: every daily return is finite",
+                key=f"returns of {name}",
+                value=f"{bad} NaN/inf",
+                hint="a broken series has no Sharpe ratio; re-run the trial",
+            )
     names = sorted(series)
-    stats = {n: _sharpe_stats(series[n].values) for n in names}
-    best = stats[chosen]
-    n = max(len(names), n_tried or 0)
-    # The spread of the trials' Sharpe ratios, over the trials that traded: a trial that never
-    # traded has no Sharpe ratio (0/0); zeros would distort the spread (shrink it where trial
-    # Sharpe ratios cluster near 0, lowering the expected maximum and flattering the chosen
-    # trial). It still counts in N (it was tried).
-    srs = np.array([stats[k].sr for k in names if not _flat(series[k].values)], dtype=np.float64)
+    candidates = [k for k in names if not _flat(series[k].values)]
+    pruned = max(0, (n_tried or 0) - len(names))
+    n = len(candidates) + pruned
+    stats = {k: sharpe_stats(series[k].values) for k in candidates}
+    best = stats.get(chosen) or _never_traded(series[chosen].values)
+    srs = np.array([stats[k].sr for k in candidates], dtype=np.float64)
     var = trial_sharpe_variance(srs) if len(srs) >= 2 else None
     dsr = emax = None
-    flat = _flat(series[chosen].values)
-    # With N > 1 trials but fewer than two that traded there is no spread to deflate by, and
-    # a zero spread would leave the choice undeflated: no DSR rather than a flattering one.
-    if best.n_obs > 1 and not flat and (var is not None or n == 1):
+    # With N > 1 but fewer than two candidates there is no spread to deflate by, and a zero
+    # spread would leave the choice undeflated: no DSR rather than a flattering one.
+    if chosen in stats and best.n_obs > 1 and (var is not None or n == 1):
         v = var if var is not None else 0.0
         emax = expected_max_sharpe(n, v)
         try:
             dsr = deflated_sharpe_ratio(best.sr, best.n_obs, best.skew, best.kurtosis, n, v)
-        except ValueError:  # moments no distribution can have (e.g. a flat series)
+        except ValueError:  # moments no distribution can have
             dsr = None
     pbo = loss = slope = None
     partitions = None
-    _, matrix = align([series[k] for k in names])
-    days = matrix.shape[0]
-    if len(names) >= 2 and days >= 8:
-        partitions = 16 if days >= 64 else max(2, (days // 4) // 2 * 2)
-        res = probability_of_backtest_overfitting(matrix, n_partitions=partitions)
-        pbo, loss, slope = res.pbo, res.prob_oos_loss, res.degradation_slope
+    days = 0
+    if len(candidates) >= 2:
+        _, matrix = align([series[k] for k in candidates])
+        days = matrix.shape[0]
+        if days >= 8:
+            partitions = 16 if days >= 64 else max(2, (days // 4) // 2 * 2)
+            res = probability_of_backtest_overfitting(matrix, n_partitions=partitions)
+            pbo, loss, slope = res.pbo, res.prob_oos_loss, res.degradation_slope
     return StudyStats(
         n_trials=n,
         chosen_experiment_id=chosen,
@@ -129,6 +162,8 @@ def compute_study_stats(
         degradation_slope=slope,
         pbo_days=days,
         pbo_partitions=partitions,
+        n_never_traded=len(names) - len(candidates),
+        n_pruned=pruned,
     )
 
 
@@ -137,12 +172,9 @@ def _flat(values: np.ndarray) -> bool:
     return bool(values.size == 0 or values.max() == values.min())
 
 
-def _sharpe_stats(values: np.ndarray) -> SharpeStats:
-    """``sharpe_stats``, with a flat series (a trial that never traded) as Sharpe 0, the figure
-    shown for it; it is left out of the spread of Sharpe ratios (see above)."""
-    if values.size >= 2 and _flat(values):
-        return SharpeStats(sr=0.0, skew=0.0, kurtosis=3.0, n_obs=int(values.size))
-    return sharpe_stats(values)
+def _never_traded(values: np.ndarray) -> SharpeStats:
+    """The figures shown for a chosen trial that never traded: Sharpe 0 (it earned nothing)."""
+    return SharpeStats(sr=0.0, skew=0.0, kurtosis=3.0, n_obs=int(values.size))
 
 
 @dataclass(frozen=True)

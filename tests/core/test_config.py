@@ -119,9 +119,22 @@ def test_fingerprint_equal_for_equal_configs_and_changes_with_a_value() -> None:
         ("feature_groups", ["momentum", "volume"]),
         ("model.max_depth", 5),
         ("seed", 1),
+        ("backtest.bars_per_year", 8760.0),
     ]:
         changed = validate_experiment(with_value(dotted, value))
         assert changed.fingerprint() != a.fingerprint(), dotted
+
+
+def test_bars_per_year_left_at_null_keeps_existing_fingerprints() -> None:
+    # A key added later with the default null must not change the hash of configs registered
+    # before it: null values are left out of the hashed JSON.
+    from sweep.config import _drop_none
+
+    a = validate_experiment(copy.deepcopy(SEED))
+    assert a.backtest.bars_per_year is None
+    assert "bars_per_year" not in _drop_none(a.to_json_dict())["backtest"]
+    explicit = validate_experiment(with_value("backtest.bars_per_year", None))
+    assert explicit.fingerprint() == a.fingerprint()
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -216,6 +229,13 @@ BAD_VALUES: list[tuple[str, Any, str, str]] = [
     ("feature_groups", [], "at least 1 item", "'[]'"),
     ("gate.min_alpha", float("nan"), "finite number", "nan"),
     ("gate.min_sharpe", float("inf"), "finite number", "inf"),
+    ("backtest.bars_per_year", 0, "greater than 0", "0"),
+    ("backtest.bars_per_year", -8760, "greater than 0", "-8760"),
+    ("backtest.bars_per_year", 2_000_000, "less than or equal to 1000000", "2000000"),
+    ("backtest.bars_per_year", "8760", "valid number", "'8760'"),
+    ("backtest.bars_per_year", True, "valid number", "True"),
+    ("backtest.bars_per_year", float("nan"), "less than or equal to 1000000", "nan"),
+    ("backtest.bars_per_year", float("inf"), "less than or equal to 1000000", "inf"),
 ]
 
 

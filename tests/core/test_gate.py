@@ -127,7 +127,7 @@ def test_metrics_to_dict_feeds_the_gate() -> None:
     bt = run_backtest(
         close, close, np.zeros(3), entry_threshold=0.5, size=1, hold_max=1, fee=0, slippage=0
     )
-    d = compute_metrics(bt, close, close, bars_per_year=2190).to_dict()
+    d = compute_metrics(bt, close, close, bars_per_year=2190, size=1).to_dict()
     verdict = evaluate_gate(d, min_alpha=0.0)
     # No trades: sharpe 0, win rate 0, 0 trades, alpha = 0 - (102/100 - 1) = -2%.
     assert verdict.failures == (

@@ -16,6 +16,7 @@ from sweep.core.backtest import run_backtest
 from sweep.core.metrics import (
     Metrics,
     alpha,
+    alpha_exposure,
     annual_return,
     auc,
     avg_trade_return,
@@ -42,6 +43,7 @@ EXPECTED_KEYS = {
     "total_return",
     "bh_return",
     "alpha",
+    "alpha_exposure",
     "max_drawdown",
     "n_trades",
     "exposure",
@@ -57,7 +59,7 @@ def test_zero_trades_is_a_defined_result() -> None:
     bt = run_backtest(
         OPEN, CLOSE, np.zeros(10), entry_threshold=0.5, size=1, hold_max=3, fee=0, slippage=0
     )
-    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10)
+    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10, size=1)
     # bh = close[9] / open[0] - 1 = 105 / 100 - 1 = 0.05; alpha = 0 - 0.05.
     assert m == Metrics(
         sharpe=0.0,
@@ -66,6 +68,7 @@ def test_zero_trades_is_a_defined_result() -> None:
         total_return=0.0,
         bh_return=pytest.approx(0.05),  # type: ignore[arg-type]
         alpha=pytest.approx(-0.05),  # type: ignore[arg-type]
+        alpha_exposure=0.0,  # nothing committed: the benchmark holds nothing either
         max_drawdown=0.0,
         n_trades=0,
         exposure=0.0,
@@ -88,7 +91,7 @@ def test_one_trade_every_metric() -> None:
     bt = run_backtest(
         OPEN, CLOSE, PROBA, entry_threshold=0.6, size=0.5, hold_max=3, fee=0.01, slippage=0.01
     )
-    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10, proba=PROBA, labels=LABELS)
+    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10, size=0.5, proba=PROBA, labels=LABELS)
     e2 = 0.5 + 0.5 * 95 / 102.01
     e3 = 0.5 + 0.5 * 120 / 102.01
     e4 = 0.5 + 0.5 * 122.5125 / 102.01
@@ -105,6 +108,9 @@ def test_one_trade_every_metric() -> None:
     assert m.total_return == pytest.approx(e4 - 1, rel=1e-12)  # 0.10049260
     assert m.bh_return == pytest.approx(0.05)  # 105 / 100 - 1
     assert m.alpha == pytest.approx(e4 - 1 - 0.05, rel=1e-12)  # 0.05049260
+    # Committed on average: exposure 0.3 x size 0.5 = 0.15 of equity; that much buy and hold
+    # earns 0.15 x 5% = 0.75%: alpha_exposure = 0.10049260 - 0.0075 = 0.09299260.
+    assert m.alpha_exposure == pytest.approx(e4 - 1 - 0.0075, rel=1e-12)
     # Peak is the initial 1.0 when bar 2 closes at e2: 1 - 0.96564062 = 0.03435938.
     assert m.max_drawdown == pytest.approx(1 - e2, rel=1e-12)
     assert m.n_trades == 1
@@ -127,7 +133,7 @@ def test_two_trades_metrics() -> None:
     bt = run_backtest(
         OPEN, CLOSE, proba, entry_threshold=0.6, size=1, hold_max=2, fee=0, slippage=0
     )
-    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10)
+    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10, size=1)
     assert m.n_trades == 2
     assert m.win_rate == 0.5
     assert m.total_return == pytest.approx(0.0, abs=1e-12)
@@ -181,6 +187,44 @@ def test_profit_factor() -> None:
     assert profit_factor([0.1, -0.05, 0.2, -0.1]) == pytest.approx(2.0)
 
 
+def test_alpha_exposure_matches_the_committed_fraction() -> None:
+    # 40% of the bars in the market with 50% of equity: 20% committed on average. The market
+    # rose 30%, so holding 20% of equity in it earned 6%; the strategy made 8%.
+    assert alpha_exposure(0.08, 0.30, 0.4, 0.5) == pytest.approx(0.02)
+    # Fully invested all the time, it is the seed's alpha.
+    assert alpha_exposure(0.08, 0.30, 1.0, 1.0) == pytest.approx(alpha(0.08, 0.30))
+    # Never in the market: the benchmark holds nothing, whatever the market did.
+    assert alpha_exposure(0.0, 3.5, 0.0, 0.02) == 0.0
+
+
+def test_alpha_exposure_of_a_backtest_equals_a_matched_buy_and_hold() -> None:
+    # Two trades, size 1, no costs (see test_two_trades_metrics): exposure 0.4, total return 0.
+    proba = np.array([0.1, 0.9, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    bt = run_backtest(
+        OPEN, CLOSE, proba, entry_threshold=0.6, size=1, hold_max=2, fee=0, slippage=0
+    )
+    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10, size=1)
+    # 40% of equity bought at the first open and held: 0.4 x (105 / 100 - 1) = 0.02.
+    held = 0.4 * CLOSE[-1] / OPEN[0] + 0.6 - 1
+    assert m.alpha_exposure == pytest.approx(m.total_return - held, abs=1e-12)
+    assert m.alpha_exposure == pytest.approx(-0.02, abs=1e-12)
+    assert m.alpha == pytest.approx(-0.05, abs=1e-12)  # the seed's alpha is unchanged
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("ratio", [sharpe, sortino])
+def test_sharpe_of_a_series_with_nan_is_an_error(bad: float, ratio: object) -> None:
+    r = np.array([0.01, -0.02, 0.03, 0.0, 0.01])
+    assert callable(ratio)
+    assert math.isfinite(ratio(r, 2190))
+    r[2] = bad
+    with pytest.raises(ValueError, match=r"returns must be finite.*at bar 2"):
+        ratio(r, 2190)
+    # Not even a series too short to have a Sharpe ratio hides it.
+    with pytest.raises(ValueError, match="finite"):
+        ratio(np.array([bad]), 2190)
+
+
 def test_returns_and_alpha() -> None:
     assert total_return([1.0, 1.2, 0.9]) == pytest.approx(-0.1)
     assert bh_return([50.0, 60.0], [55.0, 75.0]) == pytest.approx(0.5)  # 75 / 50 - 1
@@ -200,7 +244,7 @@ def test_to_dict_replaces_non_finite_with_none() -> None:
     bt = run_backtest(
         OPEN, CLOSE, np.zeros(10), entry_threshold=0.5, size=1, hold_max=3, fee=0, slippage=0
     )
-    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10)
+    m = compute_metrics(bt, OPEN, CLOSE, bars_per_year=10, size=1)
     d = Metrics(**{**m.__dict__, "annual_return": math.inf}).to_dict()
     assert d["annual_return"] is None
     assert all(type(v) in (int, float, type(None)) for v in d.values())
@@ -211,9 +255,12 @@ def test_compute_metrics_validates() -> None:
         OPEN, CLOSE, np.zeros(10), entry_threshold=0.5, size=1, hold_max=3, fee=0, slippage=0
     )
     with pytest.raises(ValueError, match="test bars"):
-        compute_metrics(bt, OPEN[:-1], CLOSE[:-1], bars_per_year=10)
+        compute_metrics(bt, OPEN[:-1], CLOSE[:-1], bars_per_year=10, size=1)
     with pytest.raises(ValueError, match="bars_per_year"):
-        compute_metrics(bt, OPEN, CLOSE, bars_per_year=0)
+        compute_metrics(bt, OPEN, CLOSE, bars_per_year=0, size=1)
+    for size in (0.0, 1.5, math.nan):
+        with pytest.raises(ValueError, match="size"):
+            compute_metrics(bt, OPEN, CLOSE, bars_per_year=10, size=size)
 
 
 def test_auc_known_rankings() -> None:
@@ -308,7 +355,7 @@ def test_compute_metrics_on_random_backtests(
         slippage=0.001,
     )
     labels = (np.arange(len(close)) % 2).astype(np.float64)
-    m = compute_metrics(bt, open_, close, bars_per_year=2190, proba=proba, labels=labels)
+    m = compute_metrics(bt, open_, close, bars_per_year=2190, size=0.3, proba=proba, labels=labels)
     assert 0.0 <= m.max_drawdown <= 1.0
     assert 0.0 <= m.win_rate <= 1.0
     assert m.auc is not None and 0.0 <= m.auc <= 1.0
