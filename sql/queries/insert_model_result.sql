@@ -1,4 +1,4 @@
--- One result row and, when given, its daily return series, in one statement.
+-- One result row and, when given, its daily return series and timing scores, in one statement.
 WITH r AS (
     INSERT INTO model_results (experiment_id, model_path, train_from, train_to, test_from,
                                test_to, metrics, gate_passed, gate_failures, status, error,
@@ -14,5 +14,11 @@ WITH r AS (
     SELECT id, %(first_day)s::date, %(n_days)s::int, %(encoding)s::text, %(data)s::bytea
     FROM r
     WHERE %(n_days)s::int IS NOT NULL
+), t AS (
+    INSERT INTO result_timing (result_id, objective, draws, encoding, data)
+    SELECT id, %(timing_objective)s::text, %(timing_draws)s::int, %(timing_encoding)s::text,
+           %(timing_data)s::bytea
+    FROM r
+    WHERE %(timing_draws)s::int IS NOT NULL
 )
 SELECT id, trained_at FROM r;

@@ -26,6 +26,8 @@ from pydantic import ValidationError
 from sweep.core.config import ExperimentConfig
 from sweep.core.errors import ConfigError, RegistryError
 from sweep.core.returns import ENCODING, DailyReturns, encode
+from sweep.core.timing import ENCODING as TIMING_ENCODING
+from sweep.core.timing import TimingScores, encode_scores
 from sweep.store.db import connect, masked
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,20 @@ class ResultRow:
     error: str | None = None
     returns: DailyReturns | None = None
     holdout_of_study: str | None = None  # set: a sealed-holdout evaluation, counted as a look
+    timing: TimingScores | None = None  # the run's timing-test scores (sweep.core.timing)
+
+
+def _timing_params(scores: TimingScores | None) -> dict[str, Any]:
+    if scores is None:
+        return dict.fromkeys(
+            ("timing_objective", "timing_draws", "timing_encoding", "timing_data"), None
+        )
+    return {
+        "timing_objective": scores.objective,
+        "timing_draws": int(scores.draws.shape[0]),
+        "timing_encoding": TIMING_ENCODING,
+        "timing_data": encode_scores(scores),
+    }
 
 
 def _experiment_params(
@@ -281,6 +297,7 @@ def _record_run(
                 "n_days": len(returns.values) if returns is not None else None,
                 "encoding": ENCODING,
                 "data": encode(returns) if returns is not None else None,
+                **_timing_params(result.timing),
             },
         ).fetchone()
         assert got is not None

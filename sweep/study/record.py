@@ -49,7 +49,13 @@ def record_trial(
     attrs: dict[str, Any] = {}
     reason = error
     if computed is not None:
-        ro = persist(conn, computed, study_name=study_name, trial_number=number)
+        ro = persist(
+            conn,
+            computed,
+            study_name=study_name,
+            trial_number=number,
+            objective=settings.objectives[0],
+        )
         rec.model_path = ro.model_path
         attrs["experiment_id"] = ro.experiment_id
         if ro.status == "pruned":

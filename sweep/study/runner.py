@@ -29,6 +29,7 @@ from sweep.core.pipeline import (
     run_pipeline,
 )
 from sweep.core.returns import daily_returns
+from sweep.core.timing import TimingScores, timing_objective, timing_scores
 from sweep.store.db import sweep_home
 from sweep.store.registry import Connection, ResultRow, record_run
 from sweep.study.verdict import PENDING, provenance_failures, recorded_failures
@@ -143,11 +144,13 @@ def persist(
     study_name: str | None = None,
     trial_number: int | None = None,
     holdout_of: tuple[ExperimentConfig, str] | None = None,
+    objective: str = "sharpe",
 ) -> RunOutcome:
     """Write the model file and the registry rows of a computed run (one transaction).
 
     ``holdout_of=(trial_config, study)``: the run is that trial's sealed-holdout evaluation; its
     row is registered under the trial's experiment (and config), flagged, and counted as a look.
+    ``objective``: the study's first objective, which the stored timing-test scores are of.
     """
     cfg, result = computed.config, computed.result
     registered = holdout_of[0] if holdout_of else cfg
@@ -187,6 +190,7 @@ def persist(
             cpu_s=computed.cpu_s,
             returns=daily_returns(result.test_index, result.test_returns),
             holdout_of_study=holdout_study,
+            timing=_timing_for(result, objective),
         )
     try:
         rid, _ = record_run(
@@ -225,6 +229,15 @@ def persist(
         str(model_path),
         result,
     )
+
+
+def _timing_for(result: ExperimentResult, objective: str) -> TimingScores:
+    """The run's timing scores of the metric ``objective`` is judged by (the pipeline scores
+    ``sharpe``; another objective is scored on the same draws, without re-running the model)."""
+    wanted = timing_objective(objective)
+    if wanted == result.timing.objective:
+        return result.timing
+    return timing_scores(result.scored_periods, wanted, seed=result.config.seed)
 
 
 def _study_failures(

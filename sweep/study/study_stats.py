@@ -20,16 +20,15 @@ PBO's matrix has one column per candidate, and N counts the candidates.
 
 Conventions: Sharpe ratios per calendar day, from each trial's own daily series
 (``sweep.core.stats``: not annualised, population skewness, non-excess kurtosis). The daily series
-are calendar days (a day without bars, e.g. a weekend of a market that closes, is a 0-return
-day), so the figure shown is annualised per calendar day, ``x sqrt(365)``: on a market that closes it agrees with the
-trials' own per-bar Sharpe ratios annualised with the bars per year measured from the data
-(:mod:`sweep.core.annualisation`). DSR is the chosen trial's probabilistic Sharpe ratio against the
-expected maximum Sharpe of N trials whose Sharpe ratios vary as the candidates' did (ddof 1). With
-``sweep.count_trials: bars`` (the default) N also counts the completed trials of other studies
-and single runs scored on the same bars (:func:`count_trials`).
-PBO by CSCV over the days every candidate covers (the intersection of their test windows), with
-16 partitions (fewer, even, when there are fewer than 64 common days).
-"""
+are calendar days (a day without bars, e.g. a weekend of a market that closes, is a 0-return day),
+so the figure shown is annualised per calendar day, ``x sqrt(365)``: on a market that closes it
+agrees with the trials' own per-bar Sharpe ratios annualised with the bars per year measured from
+the data (:mod:`sweep.core.annualisation`). DSR is the chosen trial's probabilistic Sharpe ratio
+against the expected maximum Sharpe of N trials whose Sharpe ratios vary as the candidates' did
+(ddof 1). With ``sweep.count_trials: bars`` (the default) N also counts the completed trials of
+other studies and single runs scored on the same bars (:func:`count_trials`). PBO by CSCV over the
+days every candidate covers (the intersection of their test windows), with 16 partitions (fewer,
+even, when there are fewer than 64 common days)."""
 
 from __future__ import annotations
 
@@ -51,6 +50,7 @@ from sweep.core.stats import (
     sharpe_stats,
     trial_sharpe_variance,
 )
+from sweep.core.timing import decode_scores, study_timing_p
 from sweep.store.registry import Connection, query
 from sweep.study.verdict import decide, resolve_study_gate, write_verdict
 
@@ -243,7 +243,11 @@ def conclude_study(conn: Connection, name: str, best: dict[str, Any] | None) -> 
     n_completed = int(meta[2]) if meta else 0
     out: dict[str, Any] = {"verdict_gate": thresholds}
     values: dict[str, float | None] = {"min_dsr": None, "max_pbo": None, "max_timing_p": None}
-    why: dict[str, str] = {"max_timing_p": "the timing test has not run for this study"}
+    why: dict[str, str] = {}
+    if best is not None:
+        values["max_timing_p"], why["max_timing_p"] = study_timing(
+            conn, name, str(best["experiment_id"])
+        )
     if best is None:
         why.update(min_dsr="no completed trial", max_pbo="no completed trial")
     else:
@@ -266,3 +270,27 @@ def conclude_study(conn: Connection, name: str, best: dict[str, Any] | None) -> 
     out.update(verdict.to_dict())
     out["timing_p"] = values["max_timing_p"]
     return out
+
+
+def study_timing(conn: Connection, name: str, chosen: str) -> tuple[float | None, str]:
+    """The study's timing p (White's Reality Check, :func:`sweep.core.timing.study_timing_p`):
+    the chosen trial's actual score against, draw by draw, the best random score over every
+    completed trial; with why it is missing when it is."""
+    meta = conn.execute(
+        "SELECT directions[1] FROM sweep_studies WHERE study_name = %s", (name,)
+    ).fetchone()
+    direction = str(meta[0]) if meta and meta[0] else "maximize"
+    rows = conn.execute(query("study_timing"), {"study_name": name}).fetchall()
+    scores = {
+        str(eid): decode_scores(str(obj), int(k), str(enc), bytes(data))
+        for eid, obj, k, enc, data in rows
+    }
+    if chosen not in scores:
+        return None, "the chosen trial has no timing scores (registered by an older version)"
+    got = scores[chosen]
+    trials = [t for t in scores.values() if t.objective == got.objective]
+    if any(t.draws.shape[0] != got.draws.shape[0] for t in trials):
+        return None, "the trials drew different numbers of random schedules"
+    if not np.isfinite(got.actual):
+        return None, "the chosen trial's score is not finite"
+    return study_timing_p(got, trials, direction), ""  # type: ignore[arg-type]
