@@ -14,95 +14,318 @@ import json
 import re
 import typing
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from sweep.errors import ConfigError
 
 TIMEFRAME_NAMES = ("1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
+SAFE_NAME_RULE = (
+    "must be a safe name: letters, digits, '.', '_' or '-', starting with a letter "
+    "or digit, at most 128 characters (it becomes a file name)"
+)
+# The most bars sweep is meant to read: more than 19 years of 1m bars. Counts of rows, samples
+# and trades above it cannot be met by any data set, so they are typos.
+MAX_BARS = 10_000_000
+# pandas keeps timestamps as int64 nanoseconds: 1677-09-21 to 2262-04-11.
+_FIRST_DATE, _LAST_DATE = datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)
+
+
+# A study's trials are `<study>-t0001` .. `<study>-t1000000` (sweep.trials <= 1,000,000), and
+# each trial id is an experiment id: a study name leaves room for the longest suffix.
+MAX_STUDY_NAME = 128 - len("-t1000000")
+
+
+def study_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a study, or None when it can."""
+    if not is_safe_name(name):
+        return SAFE_NAME_RULE
+    assert isinstance(name, str)
+    if len(name) > MAX_STUDY_NAME:
+        return (
+            f"a study name has at most {MAX_STUDY_NAME} characters, so its trial ids "
+            "(<study>-t0001) stay within 128"
+        )
+    return None
+
+
+def is_safe_name(name: object) -> bool:
+    """A name that can be a file name and an id: the whole string must match (no trailing
+    newline slips through, as it does past ``$``), and it holds no ``..``."""
+    return isinstance(name, str) and _SAFE_ID.fullmatch(name) is not None and ".." not in name
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: every numeric field is finite by construction.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# Every numeric field has finite bounds; its description says what it is and why the bounds
+# (it is also the hint of an error on that field, and the README's config table repeats it).
 
 
 class TargetConfig(_Strict):
     """``binary``: label 1 when ``close[t+horizon] / close[t] - 1 > threshold``."""
 
     type: Literal["binary"] = "binary"
-    horizon: Annotated[int, Strict(), Field(ge=1, le=10_000)]
-    threshold: Annotated[float, Strict(), Field(gt=0.0, lt=10.0)]
+    horizon: Annotated[
+        int,
+        Strict(),
+        Field(ge=1, le=10_000, description="bars forward to measure, 1 to 10000"),
+    ]
+    threshold: Annotated[
+        float,
+        Strict(),
+        Field(
+            gt=0.0,
+            lt=10.0,
+            description="move needed for label 1, a fraction above 0 and below 10 (a 1000% move)",
+        ),
+    ]
 
 
 class PositionConfig(_Strict):
     """Fraction of equity committed per trade, and the number of bars a trade is held."""
 
-    size: Annotated[float, Strict(), Field(gt=0.0, le=1.0)]
-    hold_max: Annotated[int, Strict(), Field(ge=1, le=10_000)]
+    size: Annotated[
+        float,
+        Strict(),
+        Field(
+            ge=1e-4,
+            le=1.0,
+            description="fraction of equity per trade, 0.0001 (1 bp: below it every return "
+            "rounds away) to 1",
+        ),
+    ]
+    hold_max: Annotated[
+        int,
+        Strict(),
+        Field(ge=1, le=10_000, description="bars a trade is held at most, 1 to 10000"),
+    ]
 
 
 class WalkForwardConfig(_Strict):
     """Walk-forward folds inside the training part; the test part becomes a sealed holdout."""
 
     type: Literal["walk_forward"] = "walk_forward"
-    folds: Annotated[int, Strict(), Field(ge=2, le=50)] = 5
+    folds: Annotated[
+        int, Strict(), Field(ge=2, le=50, description="walk-forward folds, 2 to 50")
+    ] = 5
     mode: Literal["expanding", "rolling"] = "expanding"
 
 
 class TrainingConfig(_Strict):
     """Chronological split and early stopping."""
 
-    train_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)]
-    min_samples: Annotated[int, Strict(), Field(ge=1)] = 1000
-    early_stopping_rounds: Annotated[int, Strict(), Field(ge=1)] = 50
-    validation_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=0.9)] = 0.2
+    train_ratio: Annotated[
+        float,
+        Strict(),
+        Field(
+            ge=0.05,
+            le=0.95,
+            description="share of rows before the test period, 0.05 to 0.95 (each part keeps "
+            "at least 5% of the data)",
+        ),
+    ]
+    min_samples: Annotated[
+        int,
+        Strict(),
+        Field(ge=1, le=MAX_BARS, description=f"fewest fitting rows, 1 to {MAX_BARS}"),
+    ] = 1000
+    early_stopping_rounds: Annotated[
+        int,
+        Strict(),
+        Field(
+            ge=1,
+            le=100_000,
+            description="rounds without improvement before stopping, 1 to 100000 "
+            "(model.n_estimators' limit)",
+        ),
+    ] = 50
+    validation_ratio: Annotated[
+        float,
+        Strict(),
+        Field(
+            ge=0.01,
+            lt=0.9,
+            description="share of the training part kept for early stopping, 0.01 to "
+            "below 0.9",
+        ),
+    ] = 0.2
     cv: WalkForwardConfig | None = None
+
+
+# XGBoost reads its float parameters as 32-bit floats (at most 3.4e38; 1e308 is an XGBoostError
+# after the data is loaded). The limits below sit far above any useful value and far below that.
+_XGB_LIMIT = 1e6
 
 
 class ModelConfig(_Strict):
     """XGBoost parameters (native API, ``binary:logistic``, ``hist`` trees)."""
 
-    n_estimators: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 500
-    max_depth: Annotated[int, Strict(), Field(ge=1, le=32)] = 4
-    learning_rate: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.05
-    subsample: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.8
-    colsample_bytree: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.8
-    min_child_weight: Annotated[float, Strict(), Field(ge=0.0)] = 1.0
-    gamma: Annotated[float, Strict(), Field(ge=0.0)] = 0.0
-    reg_alpha: Annotated[float, Strict(), Field(ge=0.0)] = 0.0
-    reg_lambda: Annotated[float, Strict(), Field(ge=0.0)] = 1.0
-    max_bin: Annotated[int, Strict(), Field(ge=2, le=4096)] = 256
-    scale_pos_weight: Annotated[float, Strict(), Field(gt=0.0)] = 1.0
+    n_estimators: Annotated[
+        int, Strict(), Field(ge=1, le=100_000, description="boosting rounds, 1 to 100000")
+    ] = 500
+    max_depth: Annotated[
+        int,
+        Strict(),
+        Field(ge=1, le=32, description="tree depth, 1 to 32 (2^32 leaves is more than any data)"),
+    ] = 4
+    learning_rate: Annotated[
+        float,
+        Strict(),
+        Field(
+            ge=1e-4,
+            le=1.0,
+            description="XGBoost eta, 0.0001 to 1 (below, 100000 rounds barely move)",
+        ),
+    ] = 0.05
+    subsample: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.05, le=1.0, description="share of rows per tree, 0.05 to 1"),
+    ] = 0.8
+    colsample_bytree: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.05, le=1.0, description="share of features per tree, 0.05 to 1"),
+    ] = 0.8
+    min_child_weight: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.0, le=_XGB_LIMIT, description="least hessian in a leaf, 0 to 1e6"),
+    ] = 1.0
+    gamma: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.0, le=_XGB_LIMIT, description="least loss reduction to split, 0 to 1e6"),
+    ] = 0.0
+    reg_alpha: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.0, le=_XGB_LIMIT, description="L1 regularisation, 0 to 1e6"),
+    ] = 0.0
+    reg_lambda: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.0, le=_XGB_LIMIT, description="L2 regularisation, 0 to 1e6"),
+    ] = 1.0
+    max_bin: Annotated[
+        int, Strict(), Field(ge=2, le=4096, description="histogram bins, 2 to 4096")
+    ] = 256
+    scale_pos_weight: Annotated[
+        float,
+        Strict(),
+        Field(
+            ge=1e-3,
+            le=1e3,
+            description="weight of label-1 rows, 0.001 to 1000 (a 1000:1 imbalance)",
+        ),
+    ] = 1.0
 
 
 class BacktestConfig(_Strict):
     """Costs and the entry rule of the long-only backtest."""
 
-    fee: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.001
-    slippage: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.0005
-    entry_threshold: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.5
-    days_per_year: Annotated[float, Strict(), Field(gt=0.0, le=366.0)] = 365.0
+    fee: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.0, lt=0.1, description="fee per side, a fraction from 0 to below 0.1 (10%)"),
+    ] = 0.001
+    slippage: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.0, lt=0.1, description="slippage per side, a fraction from 0 to below 0.1"),
+    ] = 0.0005
+    entry_threshold: Annotated[
+        float,
+        Strict(),
+        Field(ge=0.0, lt=1.0, description="probability to enter above, 0 to below 1"),
+    ] = 0.5
+    days_per_year: Annotated[
+        float,
+        Strict(),
+        Field(
+            ge=200.0,
+            le=366.0,
+            description="trading days a year for annualising, 200 to 366 (252 for exchanges "
+            "that close at weekends, 365 for crypto)",
+        ),
+    ] = 365.0
 
 
 class GateConfig(_Strict):
     """Pass/fail thresholds; ``null`` switches a check off."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    min_sharpe: Annotated[float, Strict()] | None = 1.0
-    min_win_rate: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = 0.5
-    min_trades: Annotated[int, Strict(), Field(ge=0)] | None = 30
-    min_alpha: Annotated[float, Strict()] | None = None
-    max_drawdown: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
-    min_dsr: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
-    max_pbo: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
+    min_sharpe: (
+        Annotated[
+            float,
+            Strict(),
+            Field(ge=-100.0, le=100.0, description="annualised Sharpe, -100 to 100, or null"),
+        ]
+        | None
+    ) = 1.0
+    min_win_rate: (
+        Annotated[
+            float, Strict(), Field(ge=0.0, le=1.0, description="a fraction, 0 to 1, or null")
+        ]
+        | None
+    ) = 0.5
+    min_trades: (
+        Annotated[
+            int,
+            Strict(),
+            Field(ge=0, le=MAX_BARS, description=f"closed trades, 0 to {MAX_BARS}, or null"),
+        ]
+        | None
+    ) = 30
+    min_alpha: (
+        Annotated[
+            float,
+            Strict(),
+            Field(
+                ge=-1000.0,
+                le=1000.0,
+                description="return over buy and hold, a fraction from -1000 to 1000, or null",
+            ),
+        ]
+        | None
+    ) = None
+    max_drawdown: (
+        Annotated[
+            float,
+            Strict(),
+            Field(gt=0.0, le=1.0, description="a fraction above 0, at most 1, or null"),
+        ]
+        | None
+    ) = None
+    min_dsr: (
+        Annotated[
+            float, Strict(), Field(ge=0.0, le=1.0, description="a probability, 0 to 1, or null")
+        ]
+        | None
+    ) = None
+    max_pbo: (
+        Annotated[
+            float, Strict(), Field(ge=0.0, le=1.0, description="a probability, 0 to 1, or null")
+        ]
+        | None
+    ) = None
 
 
 class DataConfig(_Strict):
@@ -112,6 +335,35 @@ class DataConfig(_Strict):
     start: datetime | None = None
     end: datetime | None = None
 
+    @field_validator("dir")
+    @classmethod
+    def _plain_path(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) > 1024 or any(ord(c) < 32 or ord(c) == 127 for c in v)):
+            raise ValueError(
+                "must be a folder path of at most 1024 characters, with no control characters"
+            )
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _representable(cls, v: datetime | None) -> datetime | None:
+        if v is not None and not _FIRST_DATE <= _as_utc(v) < _LAST_DATE:
+            raise ValueError("must be a date from 1678 to 2261 (what pandas can hold)")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if v is not None and start is not None and _as_utc(v) <= _as_utc(start):
+            raise ValueError(f"must be after data.start ({start.isoformat()})")
+        return v
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC (as the data loader reads them)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
 
 class ExperimentConfig(_Strict):
     """One fully specified experiment (no ranges)."""
@@ -120,7 +372,7 @@ class ExperimentConfig(_Strict):
     symbol: str
     timeframe: Timeframe
     model_type: str = "xgboost"
-    feature_groups: Annotated[list[str], Field(min_length=1)]
+    feature_groups: Annotated[list[str], Field(min_length=1, max_length=64)]
     target: TargetConfig
     position: PositionConfig
     training: TrainingConfig
@@ -128,22 +380,23 @@ class ExperimentConfig(_Strict):
     backtest: BacktestConfig = BacktestConfig()
     gate: GateConfig = GateConfig()
     data: DataConfig = DataConfig()
-    seed: Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)] = 42
+    seed: Annotated[
+        int,
+        Strict(),
+        Field(ge=0, le=2**31 - 1, description="XGBoost seed, 0 to 2^31 - 1"),
+    ] = 42
 
     @field_validator("experiment_id")
     @classmethod
     def _safe_id(cls, v: str) -> str:
-        if not _SAFE_ID.match(v) or ".." in v:
-            raise ValueError(
-                "must be a safe name: letters, digits, '.', '_' or '-', starting with a letter "
-                "or digit, at most 128 characters (it becomes a file name)"
-            )
+        if not is_safe_name(v):
+            raise ValueError(SAFE_NAME_RULE)
         return v
 
     @field_validator("symbol")
     @classmethod
     def _symbol(cls, v: str) -> str:
-        if not _SYMBOL.match(v):
+        if not _SYMBOL.fullmatch(v):
             raise ValueError("must look like BASE/QUOTE in capitals, e.g. BTC/USDT")
         return v
 
@@ -168,23 +421,14 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """Parse a YAML mapping; return it with the line of every dotted key path."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError as e:
-        raise ConfigError("file not found", file=str(path), hint="check the path") from e
-    except OSError as e:
-        raise ConfigError(f"cannot read file: {e.strerror}", file=str(path)) from e
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(
-            f"malformed YAML: {where}{problem}", file=str(path), hint="check indentation and ':'"
-        ) from e
+    """Parse a YAML mapping; return it with the line of every dotted key path.
+
+    Read through :mod:`sweep.safe_yaml`: UTF-8 only, no duplicate keys, bounded nesting and
+    alias expansion, so every bad file is one ConfigError."""
+    from sweep.safe_yaml import parse_yaml, read_text
+
+    text = read_text(path)
+    data, node = parse_yaml(text, file=str(path))
     if not isinstance(data, dict):
         raise ConfigError(
             "the file must hold a YAML mapping of keys to values",
@@ -199,8 +443,12 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
 
 
 def _collect_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+    # Follows aliases (a key reached through one gets its anchor's line); bounded, because
+    # parse_yaml refused documents that expand past safe_yaml.MAX_NODES or nest past MAX_DEPTH.
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
             path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
             out[path] = key_node.start_mark.line + 1
             _collect_lines(value_node, path, out)
@@ -308,8 +556,32 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
     if kind == "literal_error" and loc and loc[-1] == "timeframe":
         msg = f"unknown timeframe; one of {', '.join(TIMEFRAME_NAMES)}"
     if isinstance(value, dict | list):
-        value = json.dumps(value)[:80]
-    return ConfigError(msg[0].lower() + msg[1:], file=file, key=where, value=value)
+        value = json.dumps(value, default=str)[:80]
+    return ConfigError(
+        msg[0].lower() + msg[1:], file=file, key=where, value=value, hint=_hint_for(loc, value)
+    )
+
+
+def _hint_for(loc: tuple[int | str, ...], value: Any) -> str:
+    """What the field holds and its bounds (its description), for an error on its value."""
+    if isinstance(value, str) and _looks_numeric(value):
+        # YAML 1.1 (PyYAML) reads 1e-3 as text: a float needs a dot, as in 1.0e-3
+        return f"write it as a number: 0.001 or 1.0e-3, not '{value}' (YAML reads that as text)"
+    holder = _model_at(loc) if loc else None
+    field = holder.model_fields.get(str(loc[-1])) if holder else None
+    if field is not None and field.description:
+        return f"{loc[-1]}: {field.description}"
+    return "see the Experiment config table in README"
+
+
+def _looks_numeric(text: str) -> bool:
+    if not any(c.isdigit() for c in text):
+        return False  # 'nan', 'inf': words, not numbers written as text
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def canonical_order(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sweep.config import _SAFE_ID
+from sweep.config import study_name_problem
 from sweep.db import connect, database_url
 from sweep.errors import ConfigError, SweepError
 from sweep.registry import open_registry, query
@@ -84,11 +84,10 @@ def run_study(
 ) -> StudySummary:
     """Run (or resume, or join) a study until ``n_trials`` trials are counted."""
     name = name or space.study_name
-    if not _SAFE_ID.match(name) or ".." in name:
+    problem = study_name_problem(name)
+    if problem:
         raise ConfigError(
-            "study name must be a safe name (letters, digits, '.', '_', '-')",
-            key="--study",
-            value=name,
+            problem, key="--study", value=name, hint="e.g. --study btc-4h-v2"
         )
     n_trials = n_trials if n_trials is not None else space.settings.trials
     if n_trials < 1:

@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import importlib.util
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from sweep.config import (
     GateConfig,
     did_you_mean,
     read_yaml,
+    study_name_problem,
     validate_experiment,
     with_line,
 )
@@ -114,15 +116,16 @@ class PrunerSettings(BaseModel):
     trial's). No trial is judged after its last fold: stopping it then would save nothing and
     discard a finished result."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     type: Literal["none", "median", "percentile", "wilcoxon"]
     # percentile: keep trials in the top `percentile` % at a fold (Optuna's PercentilePruner);
     # median is percentile 50
     percentile: StrictFloat = Field(default=50.0, gt=0, lt=100)
     # folds every trial runs before any decision; unset: WARMUP_FOLDS, or 1 with only 2 folds
-    warmup_folds: StrictInt | None = Field(default=None, ge=1)
-    startup_trials: StrictInt = Field(default=5, ge=0)  # completed trials before any pruning
+    warmup_folds: StrictInt | None = Field(default=None, ge=1, le=50)  # training.cv: <= 50 folds
+    # completed trials before any pruning; at most sweep.trials' limit
+    startup_trials: StrictInt = Field(default=5, ge=0, le=1_000_000)
     p_threshold: StrictFloat = Field(default=0.1, gt=0, lt=1)  # wilcoxon: prune below this
 
     @model_validator(mode="before")
@@ -179,14 +182,16 @@ class PrunerSettings(BaseModel):
 class SweepSettings(BaseModel):
     """The ``sweep:`` block: study settings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     objective: str | list[str] = "sharpe"
     direction: Literal["maximize", "minimize"] | list[Literal["maximize", "minimize"]] = "maximize"
     sampler: Literal["tpe", "random", "cmaes", "qmc", "nsgaii", "gp"] = "tpe"
-    seed: int | None = 42
+    # Optuna's samplers seed numpy with seed + worker number, which must stay below 2^32
+    seed: StrictInt | None = Field(default=42, ge=0, le=2**31 - 1)
     pruner: PrunerSettings = PrunerSettings(type="none")
-    trials: int = Field(default=100, ge=1, le=1_000_000)
+    # trial ids are <study>-t0001 .. -t1000000 (config.MAX_STUDY_NAME leaves room for them)
+    trials: StrictInt = Field(default=100, ge=1, le=1_000_000)
     # `gate` (the file's per-run gate checks) or a mapping of them ({min_trades: 30}); parse_space
     # resolves it to {gate key: threshold}, which trials must meet to count as feasible
     constraints: Any = None
@@ -221,6 +226,21 @@ class SweepSettings(BaseModel):
             return d * len(self.objectives)
         return d
 
+
+_SWEEP_HINT = "see the sweep: block in README"
+_SWEEP_HINTS = {
+    "objective": "a metric name, or a list of them for a multi-objective study",
+    "direction": "maximize or minimize, or a list of them (one per objective)",
+    "sampler": "one of tpe, random, cmaes, qmc, nsgaii, gp",
+    "seed": "an integer from 0 to 2147483647, or null for unseeded draws",
+    "trials": "the default number of trials, an integer from 1 to 1000000",
+    "pruner": "a name (none, median, percentile, wilcoxon) or a mapping with a type",
+    "type": "one of none, median, percentile, wilcoxon",
+    "percentile": "the top % kept at each fold, above 0 and below 100",
+    "warmup_folds": "folds before the first decision, 1 to 50 and fewer than training.cv.folds",
+    "startup_trials": "completed trials before any pruning, 0 to 1000000",
+    "p_threshold": "wilcoxon prunes below this p-value, above 0 and below 1",
+}
 
 OBJECTIVE_METRICS = (
     "sharpe",
@@ -403,9 +423,16 @@ def parse_space(
     lines = lines or {}
     raw = copy.deepcopy(dict(data))
     template = copy.deepcopy(dict(data))
-    sweep_block = template.pop("sweep", None) or {}
+    sweep_block = template.pop("sweep", None)
+    sweep_block = {} if sweep_block is None else sweep_block
     if not isinstance(sweep_block, dict):
-        raise ConfigError("must be a mapping", file=file, key="sweep", value=sweep_block)
+        raise ConfigError(
+            "must be a mapping",
+            file=file,
+            key=with_line("sweep", lines),
+            value=sweep_block,
+            hint="e.g. sweep: {objective: sharpe, direction: maximize}",
+        )
     try:
         settings = SweepSettings.model_validate(sweep_block)
     except ValidationError as e:
@@ -423,13 +450,17 @@ def parse_space(
             fields = model.model_fields
             msg = "unknown key; " + did_you_mean(loc[-1], list(fields), "allowed keys")
             value = None
-        raise ConfigError(msg, file=file, key=with_line(key, lines), value=value) from e
+        hint = _SWEEP_HINTS.get(loc[-1] if loc[0] == "pruner" else loc[0])
+        raise ConfigError(
+            msg, file=file, key=with_line(key, lines), value=value, hint=hint or _SWEEP_HINT
+        ) from e
     if len(settings.directions) != len(settings.objectives):
         raise ConfigError(
             "needs one direction per objective",
             file=file,
             key="sweep.direction",
             value=settings.direction,
+            hint=f"objectives: {', '.join(settings.objectives)}",
         )
     if settings.sampler == "gp" and importlib.util.find_spec("torch") is None:
         raise ConfigError(
@@ -462,6 +493,16 @@ def parse_space(
         settings = _fit_pruner_to_folds(settings, cv, file, lines)
     params: list[Param] = []
     _find_ranges(template, "", params, file, lines)
+    name = template.get("experiment_id")
+    problem = study_name_problem(name) if params and isinstance(name, str) else None
+    if problem:
+        raise ConfigError(
+            problem,
+            file=file,
+            key=with_line("experiment_id", lines),
+            value=name,
+            hint="a file with ranges is a study, named by its experiment_id",
+        )
     if isinstance(training, dict) and training.get("cv"):
         for p in params:
             if p.path == "training.train_ratio":
@@ -532,7 +573,7 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
         )
 
     def fail(msg: str, value: Any = None, hint: str | None = None) -> ConfigError:
-        return ConfigError(msg, file=file, key=where, value=value, hint=hint)
+        return ConfigError(msg, file=file, key=where, value=value, hint=hint or _RANGE_HINT)
 
     body = spec[kind]
     if kind in ("int", "float"):
@@ -540,20 +581,31 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
             raise fail(f"{kind} range needs [low, high]", body)
         low, high = body
         num = int if kind == "int" else float
-        if kind == "int" and not all(isinstance(b, int) and not isinstance(b, bool) for b in body):
-            raise fail("int range bounds must be integers", body)
-        if not all(isinstance(b, int | float) and not isinstance(b, bool) for b in body):
+        if kind == "int" and not all(_is_int(b) for b in body):
+            raise fail("int range bounds must be integers", body, "use {float: [low, high]}")
+        if not all(_is_int(b) or isinstance(b, float) for b in body):
             raise fail("range bounds must be numbers", body)
+        if not all(_finite(b) for b in body):
+            raise fail(
+                "range bounds must be finite numbers",
+                body,
+                "bound the range within the key's own limits (README, Experiment config)",
+            )
         if low > high:
             raise fail("low > high", body, hint="write [low, high]")
-        log = bool(spec.get("log", False))
+        log = spec.get("log", False)
+        if not isinstance(log, bool):
+            raise fail("log must be true or false", log)
         step = spec.get("step")
         if log and low <= 0:
             raise fail("log scale needs low > 0", body)
         if log and step is not None:
             raise fail("log and step cannot be combined", spec)
-        if step is not None and (not isinstance(step, int | float) or step <= 0):
-            raise fail("step must be > 0", step)
+        if step is not None:
+            if kind == "int" and not (_is_int(step) and step > 0):
+                raise fail("an int range's step must be an integer > 0", step)
+            if not ((_is_int(step) or isinstance(step, float)) and _finite(step) and step > 0):
+                raise fail("step must be a finite number > 0", step)
         dist: optuna.distributions.BaseDistribution
         try:
             if kind == "int":
@@ -569,6 +621,12 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
         return Param(path, "int" if kind == "int" else "float", dist)
     if not isinstance(body, list) or not body:
         raise fail(f"{kind} needs a non-empty list", body)
+    if len(body) > MAX_OPTIONS:
+        raise fail(
+            f"{kind} lists {len(body)} options; at most {MAX_OPTIONS}",
+            len(body),
+            "each option is checked before trial 0; use an int or float range",
+        )
     if kind == "choice":
         if len(set(map(repr, body))) != len(body):
             raise fail("choice options must be distinct", body)
@@ -582,9 +640,9 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
         raise fail("subset items must be distinct names", body)
     min_size = spec.get("min_size", 1)
     max_size = spec.get("max_size", len(names))
-    if not isinstance(min_size, int) or not 1 <= min_size <= len(names):
+    if not _is_int(min_size) or not 1 <= min_size <= len(names):
         raise fail(f"min_size must be between 1 and {len(names)} (the number of items)", min_size)
-    if not isinstance(max_size, int) or not min_size <= max_size <= len(names):
+    if not _is_int(max_size) or not min_size <= max_size <= len(names):
         raise fail(f"max_size must be between min_size ({min_size}) and {len(names)}", max_size)
     combos = [
         SUBSET_SEPARATOR.join(c)
@@ -594,6 +652,24 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
     if len(combos) > 100_000:
         raise fail(f"subset allows {len(combos)} combinations; at most 100000", len(names))
     return Param(path, "subset", optuna.distributions.CategoricalDistribution(combos), tuple(names))
+
+
+_RANGE_HINT = (
+    "range forms: {int: [low, high]}, {float: [low, high]} (optional step, log), "
+    "{choice: [a, b]}, {subset: [a, b], min_size, max_size}"
+)
+MAX_OPTIONS = 1000  # a choice or subset's list: each option is validated before trial 0
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def _set_path(d: dict[str, Any], path: str, value: Any) -> None:

@@ -276,7 +276,7 @@ def test_a_fixed_file_with_a_bad_value_fails_in_load_space(tmp_path: Path) -> No
         # Extreme values that make invalid configs fail before trial 0, naming the range.
         ("position.size", {"float": [0.5, 1.5]}, ["less than or equal to 1", "(got 1.5)"]),
         ("position.hold_max", {"int": [0, 5]}, ["greater than or equal to 1", "(got 0)"]),
-        ("training.train_ratio", {"choice": [0.5, 1.0]}, ["less than 1", "(got 1.0)"]),
+        ("training.train_ratio", {"choice": [0.5, 1.0]}, ["less than or equal to 0.95", "(got 1.0)"]),
         ("feature_groups", {"subset": ["momentum", "bogus"]}, ["unknown feature group"]),
         ("feature_groups", {"choice": [["momentum"], ["bogus"]]}, []),
         ("timeframe", {"choice": ["4h", "3h"]}, ["unknown timeframe", "(got '3h')"]),
@@ -326,7 +326,7 @@ def test_bad_sampler(tmp_path: Path) -> None:
 
 def test_sweep_block_must_be_a_mapping(tmp_path: Path) -> None:
     _, message = space_error(tmp_path, with_values(sweep="sharpe"))
-    assert "sweep: must be a mapping" in message
+    assert ": sweep (line " in message and ": must be a mapping" in message
 
 
 def test_train_ratio_cannot_be_tuned_with_walk_forward() -> None:
