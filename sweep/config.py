@@ -163,8 +163,7 @@ class TrainingConfig(_Strict):
         Field(
             ge=0.01,
             lt=0.9,
-            description="share of the training part kept for early stopping, 0.01 to "
-            "below 0.9",
+            description="share of the training part kept for early stopping, 0.01 to below 0.9",
         ),
     ] = 0.2
     cv: WalkForwardConfig | None = None
@@ -281,9 +280,7 @@ class GateConfig(_Strict):
         | None
     ) = 1.0
     min_win_rate: (
-        Annotated[
-            float, Strict(), Field(ge=0.0, le=1.0, description="a fraction, 0 to 1, or null")
-        ]
+        Annotated[float, Strict(), Field(ge=0.0, le=1.0, description="a fraction, 0 to 1, or null")]
         | None
     ) = 0.5
     min_trades: (
@@ -331,7 +328,7 @@ class GateConfig(_Strict):
 class DataConfig(_Strict):
     """Where OHLCV files are, and the window used (``start`` inclusive, ``end`` exclusive)."""
 
-    dir: str | None = None
+    dir: Annotated[str, Strict()] | None = None
     start: datetime | None = None
     end: datetime | None = None
 
@@ -368,11 +365,12 @@ def _as_utc(moment: datetime) -> datetime:
 class ExperimentConfig(_Strict):
     """One fully specified experiment (no ranges)."""
 
-    experiment_id: str
-    symbol: str
+    # Strict: YAML's !!binary would otherwise pass bytes off as text
+    experiment_id: Annotated[str, Strict()]
+    symbol: Annotated[str, Strict()]
     timeframe: Timeframe
-    model_type: str = "xgboost"
-    feature_groups: Annotated[list[str], Field(min_length=1, max_length=64)]
+    model_type: Annotated[str, Strict()] = "xgboost"
+    feature_groups: Annotated[list[Annotated[str, Strict()]], Field(min_length=1, max_length=64)]
     target: TargetConfig
     position: PositionConfig
     training: TrainingConfig
@@ -503,6 +501,10 @@ def check_references(cfg: ExperimentConfig, *, file: str | None, lines: Mapping[
 def with_line(key: str, lines: Mapping[str, int]) -> str:
     """``key (line N)`` when the key's line is known, for error messages."""
     line = lines.get(key)
+    parent = key
+    while line is None and "." in parent:  # a list item (feature_groups.0): its key's line
+        parent = parent.rsplit(".", 1)[0]
+        line = lines.get(parent)
     return f"{key} (line {line})" if line else key
 
 

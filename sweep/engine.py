@@ -69,7 +69,13 @@ def data_fingerprints(space: SearchSpace) -> dict[str, Any]:
         if "timeframe" in v:
             v["timeframe"] = tf
         cfg = space.config_for(v, "fingerprint-check")
-        out[f"{sym} {tf}"] = load_dataset(cfg).market.fingerprint.to_dict()
+        try:
+            out[f"{sym} {tf}"] = load_dataset(cfg).market.fingerprint.to_dict()
+        except SweepError as e:
+            if e.file is None:  # say which space file asked for the data (as `sweep run` does)
+                e.file = space.file
+                e.args = (e.one_line(),)
+            raise
     return out
 
 
@@ -86,9 +92,7 @@ def run_study(
     name = name or space.study_name
     problem = study_name_problem(name)
     if problem:
-        raise ConfigError(
-            problem, key="--study", value=name, hint="e.g. --study btc-4h-v2"
-        )
+        raise ConfigError(problem, key="--study", value=name, hint="e.g. --study btc-4h-v2")
     n_trials = n_trials if n_trials is not None else space.settings.trials
     if n_trials < 1:
         raise ConfigError("must be >= 1", key="--trials", value=n_trials)

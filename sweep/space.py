@@ -437,11 +437,13 @@ def parse_space(
         settings = SweepSettings.model_validate(sweep_block)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = [str(x) for x in err["loc"]]
+        # without pydantic's union members (`literal['maximize','minimize']`, `str`, ...)
+        loc = [str(x) for x in err["loc"] if not _union_member(x)]
         if loc[:2] == ["pruner", "type"] and isinstance(sweep_block.get("pruner"), str):
             loc = ["pruner"]  # written as a name: `pruner: median`
         key = "sweep." + ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
         value = err.get("input")
         if err["type"] == "missing" and loc == ["pruner", "type"]:
             msg = "a pruner mapping needs a type: none, median, percentile or wilcoxon"
@@ -538,6 +540,14 @@ def _find_ranges(
 ) -> None:
     for key, value in node.items():
         path = f"{prefix}{key}"
+        if isinstance(value, dict) and not (isinstance(key, str) and key and "." not in key):
+            # ranges are named by dotted paths, so a key holding '.' would name another key
+            raise ConfigError(
+                "unknown key",
+                file=file,
+                key=with_line(path, lines),
+                hint="keys are plain names (target: {horizon: ...}), not dotted paths",
+            )
         if _is_range(value):
             if not _tunable(path):
                 raise ConfigError(
@@ -560,6 +570,7 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
             file=file,
             key=where,
             value=spec,
+            hint=_RANGE_HINT,
         )
     kind = kinds[0]
     extra = set(spec) - _OPTIONS[kind]
@@ -659,6 +670,10 @@ _RANGE_HINT = (
     "{choice: [a, b]}, {subset: [a, b], min_size, max_size}"
 )
 MAX_OPTIONS = 1000  # a choice or subset's list: each option is validated before trial 0
+
+
+def _union_member(part: int | str) -> bool:
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool"))
 
 
 def _is_int(v: Any) -> bool:

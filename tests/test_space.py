@@ -276,7 +276,11 @@ def test_a_fixed_file_with_a_bad_value_fails_in_load_space(tmp_path: Path) -> No
         # Extreme values that make invalid configs fail before trial 0, naming the range.
         ("position.size", {"float": [0.5, 1.5]}, ["less than or equal to 1", "(got 1.5)"]),
         ("position.hold_max", {"int": [0, 5]}, ["greater than or equal to 1", "(got 0)"]),
-        ("training.train_ratio", {"choice": [0.5, 1.0]}, ["less than or equal to 0.95", "(got 1.0)"]),
+        (
+            "training.train_ratio",
+            {"choice": [0.5, 1.0]},
+            ["less than or equal to 0.95", "(got 1.0)"],
+        ),
         ("feature_groups", {"subset": ["momentum", "bogus"]}, ["unknown feature group"]),
         ("feature_groups", {"choice": [["momentum"], ["bogus"]]}, []),
         ("timeframe", {"choice": ["4h", "3h"]}, ["unknown timeframe", "(got '3h')"]),

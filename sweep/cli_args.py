@@ -1,0 +1,89 @@
+"""Command-line options checked where argparse reads them: one line each, exit 2.
+
+argparse's own error output is a usage block and a message; sweep's promise is one line naming
+the option, the value and a hint, before anything starts. :class:`OneLineParser` prints that
+line, and the ``type=`` functions here refuse values that are negative, zero where zero means
+nothing, NaN, infinite, or absurdly large. Each bound is stated in the function that uses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from sweep.config import study_name_problem
+
+MAX_TRIALS = 1_000_000  # as sweep.trials: trial ids run to <study>-t1000000
+MAX_JOBS = 1024  # worker processes on one machine; more is a typo (scale out with more machines)
+MAX_TIMEOUT_S = 366 * 24 * 3600  # a year; a longer study is stopped with Ctrl-C, not a clock
+MAX_TOP = 1_000_000  # leaderboard rows, as many as one study's trials
+_SHOWN = 40  # characters of a bad value shown in the message
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --top: must be ..." reads as sweep's other errors: "--top: must be ..."
+        if message.startswith("argument "):
+            message = message[len("argument ") :]
+        hint = "" if "; " in message else f"; see `{self.prog} --help`"
+        text = f"error: {message}{hint}"
+        print("".join(c if c.isprintable() else repr(c)[1:-1] for c in text), file=sys.stderr)
+        sys.exit(2)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "...")
+
+
+def whole_number(low: int, high: int, hint: str) -> Callable[[str], int]:
+    """An integer option from ``low`` to ``high`` inclusive."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {low} to {high} (got {_shown(text)}); {hint}"
+            )
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def seconds(text: str) -> float:
+    """``--timeout S``: a finite number of seconds, above 0 and at most a year."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a year) "
+            f"(got {_shown(text)}); e.g. --timeout 3600 stops starting trials after an hour"
+        )
+    return value
+
+
+def study_name(text: str) -> str:
+    """A study name: a safe name that leaves room for its trial ids."""
+    problem = study_name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem} (got {_shown(text)}); e.g. btc-4h-v2")
+    return text
+
+
+trials = whole_number(1, MAX_TRIALS, "the study's total of counted trials, e.g. --trials 200")
+jobs = whole_number(1, MAX_JOBS, "worker processes on this machine (default: all cores)")
+top = whole_number(1, MAX_TOP, "how many leaderboard rows to show, e.g. --top 10")
+trial_number = whole_number(
+    1, MAX_TRIALS, "the number in the trial's id (btc-4h-t0017: 17), e.g. --trial 17"
+)
+port = whole_number(1, 65_535, "a TCP port, e.g. --port 8080")
