@@ -9,7 +9,9 @@ nothing, NaN, infinite, or absurdly large. Each bound is stated in the function 
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
+import re
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -30,10 +32,34 @@ class OneLineParser(argparse.ArgumentParser):
         # "argument --top: must be ..." reads as sweep's other errors: "--top: must be ..."
         if message.startswith("argument "):
             message = message[len("argument ") :]
-        hint = "" if "; " in message else f"; see `{self.prog} --help`"
+        hint = "" if "; " in message else f"; {self._did_you_mean(message)}see `{self.prog} --help`"
         text = f"error: {message}{hint}"
         print("".join(c if c.isprintable() else repr(c)[1:-1] for c in text), file=sys.stderr)
         sys.exit(2)
+
+    def _did_you_mean(self, message: str) -> str:
+        """``did you mean --trials? `` for a misspelt option or command, else nothing."""
+        unknown = re.match(r"unrecognized arguments: (\S+)", message)
+        invalid = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if unknown:
+            word, options = unknown.group(1).split("=")[0], _option_strings(self)
+        elif invalid:
+            word, options = invalid.group(1), re.findall(r"'([^']*)'", invalid.group(2))
+        else:
+            return ""
+        close = difflib.get_close_matches(word, options, n=1)
+        return f"did you mean {close[0]}? " if close else ""
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option of ``parser`` and of its subcommands."""
+    found: list[str] = []
+    for action in parser._actions:
+        found += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _option_strings(sub)
+    return sorted(set(found))
 
 
 def _shown(text: str) -> str:

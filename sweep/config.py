@@ -28,6 +28,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 from sweep.errors import ConfigError
 
@@ -328,9 +329,15 @@ class GateConfig(_Strict):
 class DataConfig(_Strict):
     """Where OHLCV files are, and the window used (``start`` inclusive, ``end`` exclusive)."""
 
-    dir: Annotated[str, Strict()] | None = None
-    start: datetime | None = None
-    end: datetime | None = None
+    dir: Annotated[str, Strict()] | None = Field(
+        default=None, description="the folder of OHLCV files, e.g. data"
+    )
+    start: datetime | None = Field(
+        default=None, description="first bar used, a UTC date or time, e.g. 2021-01-01"
+    )
+    end: datetime | None = Field(
+        default=None, description="first bar not used (exclusive), a UTC date or time"
+    )
 
     @field_validator("dir")
     @classmethod
@@ -366,11 +373,20 @@ class ExperimentConfig(_Strict):
     """One fully specified experiment (no ranges)."""
 
     # Strict: YAML's !!binary would otherwise pass bytes off as text
-    experiment_id: Annotated[str, Strict()]
-    symbol: Annotated[str, Strict()]
+    experiment_id: Annotated[
+        str, Strict(), Field(description="names the run and its model files, e.g. btc-4h-momentum")
+    ]
+    symbol: Annotated[str, Strict(), Field(description="BASE/QUOTE, e.g. BTC/USDT")]
     timeframe: Timeframe
     model_type: Annotated[str, Strict()] = "xgboost"
-    feature_groups: Annotated[list[Annotated[str, Strict()]], Field(min_length=1, max_length=64)]
+    feature_groups: Annotated[
+        list[Annotated[str, Strict()]],
+        Field(
+            min_length=1,
+            max_length=64,
+            description="a list of 1 to 64 group names, e.g. [momentum, volume]",
+        ),
+    ]
     target: TargetConfig
     position: PositionConfig
     training: TrainingConfig
@@ -567,13 +583,27 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
 def _hint_for(loc: tuple[int | str, ...], value: Any) -> str:
     """What the field holds and its bounds (its description), for an error on its value."""
     if isinstance(value, str) and _looks_numeric(value):
-        # YAML 1.1 (PyYAML) reads 1e-3 as text: a float needs a dot, as in 1.0e-3
-        return f"write it as a number: 0.001 or 1.0e-3, not '{value}' (YAML reads that as text)"
+        if "e" in value.lower() and "." not in value:
+            # YAML 1.1 (PyYAML) reads 1e-3 as text: a float needs a dot, as in 1.0e-3
+            return f"YAML reads '{value}' as text; write 0.001 or 1.0e-3 (with a dot)"
+        return f"write the number without quotes: {value.strip()}"
     holder = _model_at(loc) if loc else None
     field = holder.model_fields.get(str(loc[-1])) if holder else None
-    if field is not None and field.description:
-        return f"{loc[-1]}: {field.description}"
+    description = _description(field) if field is not None else None
+    if description:
+        return f"{loc[-1]}: {description}"
     return "see the Experiment config table in README"
+
+
+def _description(field: FieldInfo) -> str | None:
+    """A field's description, also from inside ``Annotated[..., Field(description=...)] | None``."""
+    if field.description:
+        return field.description
+    for arg in typing.get_args(field.annotation):
+        for meta in getattr(arg, "__metadata__", ()):
+            if isinstance(meta, FieldInfo) and meta.description:
+                return meta.description
+    return None
 
 
 def _looks_numeric(text: str) -> bool:

@@ -379,16 +379,13 @@ def resolve_constraints(
         if name not in PER_RUN_CHECKS:
             study_level = name in ("min_dsr", "max_pbo")
             raise ConfigError(
-                "is about the whole study, not one trial"
-                if study_level
-                else "unknown constraint; "
-                + did_you_mean(str(name), list(PER_RUN_CHECKS), "allowed"),
+                "is about the whole study, not one trial" if study_level else "unknown constraint",
                 file=file,
                 key=with_line(f"{key}.{name}", lines),
                 value=spec[name],
                 hint="set it under gate:, where the study's chosen trial is held to it"
                 if study_level
-                else None,
+                else did_you_mean(str(name), list(PER_RUN_CHECKS), "allowed"),
             )
     try:
         gate = GateConfig.model_validate(spec)
@@ -396,6 +393,7 @@ def resolve_constraints(
         err = e.errors()[0]
         name = str(err["loc"][0])
         msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
         raise ConfigError(
             msg,
             file=file,
@@ -438,7 +436,7 @@ def parse_space(
     except ValidationError as e:
         err = e.errors()[0]
         # without pydantic's union members (`literal['maximize','minimize']`, `str`, ...)
-        loc = [str(x) for x in err["loc"] if not _union_member(x)]
+        loc = [str(x) for i, x in enumerate(err["loc"]) if i == 0 or not _union_member(x)]
         if loc[:2] == ["pruner", "type"] and isinstance(sweep_block.get("pruner"), str):
             loc = ["pruner"]  # written as a name: `pruner: median`
         key = "sweep." + ".".join(loc)
@@ -460,7 +458,7 @@ def parse_space(
         raise ConfigError(
             "needs one direction per objective",
             file=file,
-            key="sweep.direction",
+            key=with_line("sweep.direction", lines),
             value=settings.direction,
             hint=f"objectives: {', '.join(settings.objectives)}",
         )
