@@ -25,6 +25,7 @@ from sweep.study import (
     TrialCounts,
     create_storage,
     finish_study,
+    heartbeat_settings,
     open_study,
     register_study,
     trial_counts,
@@ -93,6 +94,7 @@ def run_study(
     problem = study_name_problem(name)
     if problem:
         raise ConfigError(problem, key="--study", value=name, hint="e.g. --study btc-4h-v2")
+    heartbeat_settings()  # a bad SWEEP_HEARTBEAT_* fails here, before the study is registered
     n_trials = n_trials if n_trials is not None else space.settings.trials
     if n_trials < 1:
         raise ConfigError("must be >= 1", key="--trials", value=n_trials)

@@ -573,7 +573,7 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
     kind = kinds[0]
     extra = set(spec) - _OPTIONS[kind]
     if extra:
-        bad = sorted(extra)[0]
+        bad = sorted(map(str, extra))[0]  # keys may be any YAML scalar (`true`, `1`)
         raise ConfigError(
             f"unknown range option '{bad}'",
             file=file,

@@ -53,6 +53,7 @@ class Case:
     argv: tuple[str, ...]
     expect: tuple[str, ...]
     files: Mapping[str, str | bytes | None] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 def _set(base: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
@@ -127,8 +128,8 @@ def data(id: str, name: str, content: str | bytes, *expect: str) -> Case:
     return Case(f"data-{id}", ("run", "bad.yaml"), (f"{name}: ", *expect), files)
 
 
-def option(id: str, *argv: str, expect: tuple[str, ...]) -> Case:
-    return Case(f"cli-{id}", argv, expect)
+def option(id: str, *argv: str, expect: tuple[str, ...], env: Mapping[str, str] = {}) -> Case:
+    return Case(f"cli-{id}", argv, expect, env=env)
 
 
 def _gz(text: str | bytes) -> bytes:
@@ -490,6 +491,12 @@ CASES: list[Case] = [
         "unknown range option 'stpe'",
         "did you mean 'step'",
     ),
+    raw(
+        "space-range-bool-key",
+        SPACE_TEXT.replace("0.03], log: true}", "0.03], true}"),
+        "target.threshold (line 10)",
+        "unknown range option 'True'",
+    ),
     space("two-kinds", "target.horizon", {"int": [1, 5], "choice": [1, 2]}, "exactly one of"),
     space(
         "constraint-typo",
@@ -664,6 +671,26 @@ CASES: list[Case] = [
     option(
         "every-run-without-study", "results", "--every-run", expect=("--every-run: needs --study",)
     ),
+    option(
+        "heartbeat-text",
+        "run",
+        "space.yaml",
+        env={"SWEEP_HEARTBEAT_INTERVAL": "abc"},
+        expect=("SWEEP_HEARTBEAT_INTERVAL: must be whole seconds", "(got 'abc')"),
+    ),
+    option(
+        "heartbeat-grace-negative",
+        "run",
+        "space.yaml",
+        env={"SWEEP_HEARTBEAT_GRACE": "-1"},
+        expect=("SWEEP_HEARTBEAT_GRACE: must be whole seconds from 5", "(got '-1')"),
+    ),
+    option(
+        "database-url",
+        "results",
+        env={"SWEEP_DATABASE_URL": "mysql://user@host/db"},
+        expect=("the database URL is not a PostgreSQL URL", "postgresql://"),
+    ),
 ]
 
 # A sample of the table in real subprocesses, as a user's shell runs them: one of each kind.
@@ -741,7 +768,8 @@ def case_dir(tmp_path: Path, registry_url: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SWEEP_DATABASE_URL", registry_url)
     monkeypatch.setenv("SWEEP_HOME", str(tmp_path / ".sweep"))
-    monkeypatch.delenv("SWEEP_DATA_DIR", raising=False)
+    for name in ("SWEEP_DATA_DIR", "SWEEP_HEARTBEAT_INTERVAL", "SWEEP_HEARTBEAT_GRACE"):
+        monkeypatch.delenv(name, raising=False)
     yield tmp_path
 
 
@@ -752,9 +780,12 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     registry_url: str,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _materialize(case, case_dir)
     before = _written(registry_url, case_dir / ".sweep")
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
     capsys.readouterr()
     caplog.set_level(logging.WARNING)
     t0 = time.monotonic()
@@ -780,6 +811,7 @@ def test_bad_input_in_a_real_subprocess(case_id: str, tmp_path: Path, registry_u
         "SWEEP_DATABASE_URL": registry_url,
         "SWEEP_HOME": str(tmp_path / ".sweep"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        **case.env,
     }
     before = _written(registry_url, tmp_path / ".sweep")
     res = run_cli(*case.argv, cwd=tmp_path, env=env, timeout=60)
