@@ -96,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
         type=cli_args.trial_number,
         help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
     )
-    ex.add_argument("-o", "--output", help="file to write (default: stdout)")
+    ex.add_argument(
+        "-o", "--output", type=cli_args.output_file, help="file to write (default: stdout)"
+    )
 
     ho = sub.add_parser(
         "holdout",

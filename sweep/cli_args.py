@@ -14,6 +14,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from sweep.config import study_name_problem
@@ -103,6 +104,26 @@ def study_name(text: str) -> str:
     problem = study_name_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(f"{problem} (got {_shown(text)}); e.g. btc-4h-v2")
+    return text
+
+
+def output_file(text: str) -> str:
+    """``-o FILE``: a file path whose folder exists or can be made (checked before the database
+    is opened, so a typo does not wait for a study's export to fail at the last step)."""
+    path = Path(text)
+    problem = None
+    if not text.strip():
+        problem = "must be a file path"
+    elif path.is_dir():
+        problem = "is a directory"
+    else:
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            problem = f"cannot be made: {blocking} is a file, not a folder"
+    if problem:
+        raise argparse.ArgumentTypeError(
+            f"{problem} (got {_shown(text)}); e.g. -o experiments/btc-4h-best.yaml"
+        )
     return text
 
 

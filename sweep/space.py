@@ -202,6 +202,8 @@ class SweepSettings(BaseModel):
         names = [v] if isinstance(v, str) else v
         if not names:
             raise ValueError("needs at least one metric")
+        if len(set(names)) != len(names):
+            raise ValueError("lists a metric twice")
         for n in names:
             if n not in OBJECTIVE_METRICS:
                 raise ValueError(

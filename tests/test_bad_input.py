@@ -128,8 +128,14 @@ def data(id: str, name: str, content: str | bytes, *expect: str) -> Case:
     return Case(f"data-{id}", ("run", "bad.yaml"), (f"{name}: ", *expect), files)
 
 
-def option(id: str, *argv: str, expect: tuple[str, ...], env: Mapping[str, str] = {}) -> Case:
-    return Case(f"cli-{id}", argv, expect, env=env)
+def option(
+    id: str,
+    *argv: str,
+    expect: tuple[str, ...],
+    env: Mapping[str, str] | None = None,
+    files: Mapping[str, str | bytes | None] | None = None,
+) -> Case:
+    return Case(f"cli-{id}", argv, expect, files=files or {}, env=env or {})
 
 
 def _gz(text: str | bytes) -> bytes:
@@ -360,6 +366,13 @@ CASES: list[Case] = [
     space("trials-float", "sweep.trials", 2.5),
     space("objective-unknown", "sweep.objective", "sharp", "sweep.objective", "did you mean"),
     space("objective-empty", "sweep.objective", [], "sweep.objective", "at least one"),
+    space(
+        "objective-twice",
+        "sweep.objective",
+        ["sharpe", "sharpe"],
+        "sweep.objective (line ",
+        "lists a metric twice",
+    ),
     space("direction", "sweep.direction", "up"),
     space(
         "direction-count",
@@ -661,6 +674,23 @@ CASES: list[Case] = [
     option("export-study", "export", "s\n", expect=("study: ", "'s\\n'")),
     option("export-trial-0", "export", "btc-4h", "--trial", "0", expect=("--trial: ", "'0'")),
     option("export-trial-negative", "export", "btc-4h", "--trial", "-3", expect=("--trial: ",)),
+    option(
+        "export-output-dir",
+        "export",
+        "btc-4h",
+        "-o",
+        "adir",
+        files={"adir": None},
+        expect=("--output: ", "is a directory", "'adir'"),
+    ),
+    option(
+        "export-output-under-file",
+        "export",
+        "btc-4h",
+        "-o",
+        "exp.yaml/best.yaml",
+        expect=("--output: cannot be made: exp.yaml is a file",),
+    ),
     option("holdout-trial-0", "holdout", "btc-4h", "--trial", "0", expect=("--trial: ",)),
     option("holdout-study", "holdout", "../x", expect=("study: ", "'../x'")),
     option("dashboard-port-0", "dashboard", "--port", "0", expect=("--port: ", "(got '0')")),
