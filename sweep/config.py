@@ -351,7 +351,13 @@ class DataConfig(_Strict):
     @field_validator("start", "end")
     @classmethod
     def _representable(cls, v: datetime | None) -> datetime | None:
-        if v is not None and not _FIRST_DATE <= _as_utc(v) < _LAST_DATE:
+        if v is None:
+            return v
+        try:
+            inside = _FIRST_DATE <= _as_utc(v) < _LAST_DATE
+        except OverflowError:  # year 1 or 9999 moved past the calendar by its UTC offset
+            inside = False
+        if not inside:
             raise ValueError("must be a date from 1678 to 2261 (what pandas can hold)")
         return v
 

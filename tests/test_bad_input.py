@@ -347,6 +347,14 @@ CASES: list[Case] = [
     exp("data-start-text", "data.start", "not a date"),
     exp("data-start-year-1", "data.start", "0001-01-01", ": data.start (line ", "1678 to 2261"),
     exp(
+        "data-start-overflows-utc",
+        "data.start",
+        "0001-01-01T00:00:00+01:00",
+        ": data.start (line ",
+        "1678 to 2261",
+    ),
+    exp("data-end-year-9999", "data.end", "9999-12-31T23:59:59-01:00", ": data.end (line "),
+    exp(
         "data-end-before-start",
         "data",
         {"start": "2022-01-01", "end": "2021-01-01"},
@@ -906,6 +914,9 @@ _NEAR_VALID = st.sampled_from(
         "wilcoxon",
         "gate",
         "2021-01-01",
+        "2021-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31",
         "2030-01-01",
         "x\n",
         "",
@@ -949,7 +960,7 @@ _VALUES = st.recursive(
     max_leaves=6,
 )
 _KEYS = st.sampled_from(
-    ["horizon", "seed", "sweep", "model", "gate", "data", "cv", "min_size", "<<"]
+    ["horizon", "seed", "sweep", "model", "gate", "data", "cv", "min_size", "<<", "start", "end"]
 ) | st.text(max_size=10)
 
 
