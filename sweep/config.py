@@ -28,9 +28,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic.fields import FieldInfo
 
 from sweep.errors import ConfigError
+from sweep.field_hints import field_hint
 
 TIMEFRAME_NAMES = ("1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
@@ -76,268 +76,98 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-# Every numeric field has finite bounds; its description says what it is and why the bounds
-# (it is also the hint of an error on that field, and the README's config table repeats it).
+# Every numeric field has finite bounds. Why each bound, where it is not plain from the meaning:
+# in the comments here and in the README's config table; sweep.field_hints turns a field's
+# meaning and bounds into the hint of an error on it.
 
 
 class TargetConfig(_Strict):
     """``binary``: label 1 when ``close[t+horizon] / close[t] - 1 > threshold``."""
 
     type: Literal["binary"] = "binary"
-    horizon: Annotated[
-        int,
-        Strict(),
-        Field(ge=1, le=10_000, description="bars forward to measure, 1 to 10000"),
-    ]
-    threshold: Annotated[
-        float,
-        Strict(),
-        Field(
-            gt=0.0,
-            lt=10.0,
-            description="move needed for label 1, a fraction above 0 and below 10 (a 1000% move)",
-        ),
-    ]
+    horizon: Annotated[int, Strict(), Field(ge=1, le=10_000)]
+    threshold: Annotated[float, Strict(), Field(gt=0.0, lt=10.0)]  # below a 1000% move
 
 
 class PositionConfig(_Strict):
     """Fraction of equity committed per trade, and the number of bars a trade is held."""
 
-    size: Annotated[
-        float,
-        Strict(),
-        Field(
-            ge=1e-4,
-            le=1.0,
-            description="fraction of equity per trade, 0.0001 (1 bp: below it every return "
-            "rounds away) to 1",
-        ),
-    ]
-    hold_max: Annotated[
-        int,
-        Strict(),
-        Field(ge=1, le=10_000, description="bars a trade is held at most, 1 to 10000"),
-    ]
+    # 1 bp of equity: below it a trade's P&L is lost in the rounding of the equity curve
+    size: Annotated[float, Strict(), Field(ge=1e-4, le=1.0)]
+    hold_max: Annotated[int, Strict(), Field(ge=1, le=10_000)]
 
 
 class WalkForwardConfig(_Strict):
     """Walk-forward folds inside the training part; the test part becomes a sealed holdout."""
 
     type: Literal["walk_forward"] = "walk_forward"
-    folds: Annotated[
-        int, Strict(), Field(ge=2, le=50, description="walk-forward folds, 2 to 50")
-    ] = 5
+    folds: Annotated[int, Strict(), Field(ge=2, le=50)] = 5
     mode: Literal["expanding", "rolling"] = "expanding"
 
 
 class TrainingConfig(_Strict):
     """Chronological split and early stopping."""
 
-    train_ratio: Annotated[
-        float,
-        Strict(),
-        Field(
-            ge=0.05,
-            le=0.95,
-            description="share of rows before the test period, 0.05 to 0.95 (each part keeps "
-            "at least 5% of the data)",
-        ),
-    ]
-    min_samples: Annotated[
-        int,
-        Strict(),
-        Field(ge=1, le=MAX_BARS, description=f"fewest fitting rows, 1 to {MAX_BARS}"),
-    ] = 1000
-    early_stopping_rounds: Annotated[
-        int,
-        Strict(),
-        Field(
-            ge=1,
-            le=100_000,
-            description="rounds without improvement before stopping, 1 to 100000 "
-            "(model.n_estimators' limit)",
-        ),
-    ] = 50
-    validation_ratio: Annotated[
-        float,
-        Strict(),
-        Field(
-            ge=0.01,
-            lt=0.9,
-            description="share of the training part kept for early stopping, 0.01 to below 0.9",
-        ),
-    ] = 0.2
+    train_ratio: Annotated[float, Strict(), Field(ge=0.05, le=0.95)]  # each part keeps >= 5%
+    min_samples: Annotated[int, Strict(), Field(ge=1, le=MAX_BARS)] = 1000
+    early_stopping_rounds: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 50
+    validation_ratio: Annotated[float, Strict(), Field(ge=0.01, lt=0.9)] = 0.2
     cv: WalkForwardConfig | None = None
 
 
-# XGBoost reads its float parameters as 32-bit floats (at most 3.4e38; 1e308 is an XGBoostError
-# after the data is loaded). The limits below sit far above any useful value and far below that.
+# XGBoost reads its float parameters as 32-bit floats (at most 3.4e38: 1e308 was an XGBoostError
+# after the data had loaded). 1e6 is far above any useful value and far below that.
 _XGB_LIMIT = 1e6
 
 
 class ModelConfig(_Strict):
     """XGBoost parameters (native API, ``binary:logistic``, ``hist`` trees)."""
 
-    n_estimators: Annotated[
-        int, Strict(), Field(ge=1, le=100_000, description="boosting rounds, 1 to 100000")
-    ] = 500
-    max_depth: Annotated[
-        int,
-        Strict(),
-        Field(ge=1, le=32, description="tree depth, 1 to 32 (2^32 leaves is more than any data)"),
-    ] = 4
-    learning_rate: Annotated[
-        float,
-        Strict(),
-        Field(
-            ge=1e-4,
-            le=1.0,
-            description="XGBoost eta, 0.0001 to 1 (below, 100000 rounds barely move)",
-        ),
-    ] = 0.05
-    subsample: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.05, le=1.0, description="share of rows per tree, 0.05 to 1"),
-    ] = 0.8
-    colsample_bytree: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.05, le=1.0, description="share of features per tree, 0.05 to 1"),
-    ] = 0.8
-    min_child_weight: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.0, le=_XGB_LIMIT, description="least hessian in a leaf, 0 to 1e6"),
-    ] = 1.0
-    gamma: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.0, le=_XGB_LIMIT, description="least loss reduction to split, 0 to 1e6"),
-    ] = 0.0
-    reg_alpha: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.0, le=_XGB_LIMIT, description="L1 regularisation, 0 to 1e6"),
-    ] = 0.0
-    reg_lambda: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.0, le=_XGB_LIMIT, description="L2 regularisation, 0 to 1e6"),
-    ] = 1.0
-    max_bin: Annotated[
-        int, Strict(), Field(ge=2, le=4096, description="histogram bins, 2 to 4096")
-    ] = 256
-    scale_pos_weight: Annotated[
-        float,
-        Strict(),
-        Field(
-            ge=1e-3,
-            le=1e3,
-            description="weight of label-1 rows, 0.001 to 1000 (a 1000:1 imbalance)",
-        ),
-    ] = 1.0
+    n_estimators: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 500
+    max_depth: Annotated[int, Strict(), Field(ge=1, le=32)] = 4  # 2^32 leaves: more than any data
+    # below 1e-4, even 100,000 rounds barely move the predictions off the base rate
+    learning_rate: Annotated[float, Strict(), Field(ge=1e-4, le=1.0)] = 0.05
+    subsample: Annotated[float, Strict(), Field(ge=0.05, le=1.0)] = 0.8  # 5%: trees see rows
+    colsample_bytree: Annotated[float, Strict(), Field(ge=0.05, le=1.0)] = 0.8
+    min_child_weight: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 1.0
+    gamma: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 0.0
+    reg_alpha: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 0.0
+    reg_lambda: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 1.0
+    max_bin: Annotated[int, Strict(), Field(ge=2, le=4096)] = 256
+    # a 1000:1 class imbalance either way; beyond it one class is all the model sees
+    scale_pos_weight: Annotated[float, Strict(), Field(ge=1e-3, le=1e3)] = 1.0
 
 
 class BacktestConfig(_Strict):
     """Costs and the entry rule of the long-only backtest."""
 
-    fee: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.0, lt=0.1, description="fee per side, a fraction from 0 to below 0.1 (10%)"),
-    ] = 0.001
-    slippage: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.0, lt=0.1, description="slippage per side, a fraction from 0 to below 0.1"),
-    ] = 0.0005
-    entry_threshold: Annotated[
-        float,
-        Strict(),
-        Field(ge=0.0, lt=1.0, description="probability to enter above, 0 to below 1"),
-    ] = 0.5
-    days_per_year: Annotated[
-        float,
-        Strict(),
-        Field(
-            ge=200.0,
-            le=366.0,
-            description="trading days a year for annualising, 200 to 366 (252 for exchanges "
-            "that close at weekends, 365 for crypto)",
-        ),
-    ] = 365.0
+    fee: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.001
+    slippage: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.0005
+    entry_threshold: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.5
+    # trading days a year: 252 where exchanges close at weekends, 365 for crypto; no market
+    # trades fewer than 200 (1e-300 once made every Sharpe ratio vanish)
+    days_per_year: Annotated[float, Strict(), Field(ge=200.0, le=366.0)] = 365.0
 
 
 class GateConfig(_Strict):
     """Pass/fail thresholds; ``null`` switches a check off."""
 
-    min_sharpe: (
-        Annotated[
-            float,
-            Strict(),
-            Field(ge=-100.0, le=100.0, description="annualised Sharpe, -100 to 100, or null"),
-        ]
-        | None
-    ) = 1.0
-    min_win_rate: (
-        Annotated[float, Strict(), Field(ge=0.0, le=1.0, description="a fraction, 0 to 1, or null")]
-        | None
-    ) = 0.5
-    min_trades: (
-        Annotated[
-            int,
-            Strict(),
-            Field(ge=0, le=MAX_BARS, description=f"closed trades, 0 to {MAX_BARS}, or null"),
-        ]
-        | None
-    ) = 30
-    min_alpha: (
-        Annotated[
-            float,
-            Strict(),
-            Field(
-                ge=-1000.0,
-                le=1000.0,
-                description="return over buy and hold, a fraction from -1000 to 1000, or null",
-            ),
-        ]
-        | None
-    ) = None
-    max_drawdown: (
-        Annotated[
-            float,
-            Strict(),
-            Field(gt=0.0, le=1.0, description="a fraction above 0, at most 1, or null"),
-        ]
-        | None
-    ) = None
-    min_dsr: (
-        Annotated[
-            float, Strict(), Field(ge=0.0, le=1.0, description="a probability, 0 to 1, or null")
-        ]
-        | None
-    ) = None
-    max_pbo: (
-        Annotated[
-            float, Strict(), Field(ge=0.0, le=1.0, description="a probability, 0 to 1, or null")
-        ]
-        | None
-    ) = None
+    # an annualised Sharpe beyond +-100, or alpha beyond +-1000 (100,000%), is never a threshold
+    min_sharpe: Annotated[float, Strict(), Field(ge=-100.0, le=100.0)] | None = 1.0
+    min_win_rate: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = 0.5
+    min_trades: Annotated[int, Strict(), Field(ge=0, le=MAX_BARS)] | None = 30
+    min_alpha: Annotated[float, Strict(), Field(ge=-1000.0, le=1000.0)] | None = None
+    max_drawdown: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
+    min_dsr: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
+    max_pbo: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
 
 
 class DataConfig(_Strict):
     """Where OHLCV files are, and the window used (``start`` inclusive, ``end`` exclusive)."""
 
-    dir: Annotated[str, Strict()] | None = Field(
-        default=None, description="the folder of OHLCV files, e.g. data"
-    )
-    start: datetime | None = Field(
-        default=None, description="first bar used, a UTC date or time, e.g. 2021-01-01"
-    )
-    end: datetime | None = Field(
-        default=None, description="first bar not used (exclusive), a UTC date or time"
-    )
+    dir: Annotated[str, Strict()] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
 
     @field_validator("dir")
     @classmethod
@@ -379,20 +209,11 @@ class ExperimentConfig(_Strict):
     """One fully specified experiment (no ranges)."""
 
     # Strict: YAML's !!binary would otherwise pass bytes off as text
-    experiment_id: Annotated[
-        str, Strict(), Field(description="names the run and its model files, e.g. btc-4h-momentum")
-    ]
-    symbol: Annotated[str, Strict(), Field(description="BASE/QUOTE, e.g. BTC/USDT")]
+    experiment_id: Annotated[str, Strict()]
+    symbol: Annotated[str, Strict()]
     timeframe: Timeframe
     model_type: Annotated[str, Strict()] = "xgboost"
-    feature_groups: Annotated[
-        list[Annotated[str, Strict()]],
-        Field(
-            min_length=1,
-            max_length=64,
-            description="a list of 1 to 64 group names, e.g. [momentum, volume]",
-        ),
-    ]
+    feature_groups: Annotated[list[Annotated[str, Strict()]], Field(min_length=1, max_length=64)]
     target: TargetConfig
     position: PositionConfig
     training: TrainingConfig
@@ -400,11 +221,7 @@ class ExperimentConfig(_Strict):
     backtest: BacktestConfig = BacktestConfig()
     gate: GateConfig = GateConfig()
     data: DataConfig = DataConfig()
-    seed: Annotated[
-        int,
-        Strict(),
-        Field(ge=0, le=2**31 - 1, description="XGBoost seed, 0 to 2^31 - 1"),
-    ] = 42
+    seed: Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)] = 42
 
     @field_validator("experiment_id")
     @classmethod
@@ -581,45 +398,10 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
         msg = f"unknown timeframe; one of {', '.join(TIMEFRAME_NAMES)}"
     if isinstance(value, dict | list):
         value = json.dumps(value, default=str)[:80]
-    return ConfigError(
-        msg[0].lower() + msg[1:], file=file, key=where, value=value, hint=_hint_for(loc, value)
-    )
-
-
-def _hint_for(loc: tuple[int | str, ...], value: Any) -> str:
-    """What the field holds and its bounds (its description), for an error on its value."""
-    if isinstance(value, str) and _looks_numeric(value):
-        if "e" in value.lower() and "." not in value:
-            # YAML 1.1 (PyYAML) reads 1e-3 as text: a float needs a dot, as in 1.0e-3
-            return f"YAML reads '{value}' as text; write 0.001 or 1.0e-3 (with a dot)"
-        return f"write the number without quotes: {value.strip()}"
     holder = _model_at(loc) if loc else None
     field = holder.model_fields.get(str(loc[-1])) if holder else None
-    description = _description(field) if field is not None else None
-    if description:
-        return f"{loc[-1]}: {description}"
-    return "see the Experiment config table in README"
-
-
-def _description(field: FieldInfo) -> str | None:
-    """A field's description, also from inside ``Annotated[..., Field(description=...)] | None``."""
-    if field.description:
-        return field.description
-    for arg in typing.get_args(field.annotation):
-        for meta in getattr(arg, "__metadata__", ()):
-            if isinstance(meta, FieldInfo) and meta.description:
-                return meta.description
-    return None
-
-
-def _looks_numeric(text: str) -> bool:
-    if not any(c.isdigit() for c in text):
-        return False  # 'nan', 'inf': words, not numbers written as text
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    hint = field_hint(".".join(str(p) for p in loc), field, err.get("input"))
+    return ConfigError(msg[0].lower() + msg[1:], file=file, key=where, value=value, hint=hint)
 
 
 def canonical_order(
