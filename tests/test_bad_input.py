@@ -754,12 +754,13 @@ SUBPROCESS_SAMPLE = (
 def registry_url(module_db: str) -> str:
     """A database with the registry's and Optuna's tables, so every count below is real."""
     from sweep.registry import open_registry
-    from sweep.study import create_storage
+    from sweep.study import create_storage, quiet_optuna
 
     for module in ("sweep.engine", "sweep.runner"):  # no case's timing includes importing them
         importlib.import_module(module)
 
     open_registry(module_db).close()
+    quiet_optuna()
     create_storage(module_db).engine.dispose()
     return module_db
 
@@ -963,19 +964,16 @@ _SCALARS = st.one_of(
     st.booleans(),
     st.none(),
 )
-_VALUES = st.recursive(
-    _SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3),
-        st.dictionaries(
-            st.sampled_from(["int", "float", "choice", "subset", "step", "log", "type", "folds"])
-            | st.text(max_size=6),
-            inner,
-            max_size=3,
-        ),
-    ),
-    max_leaves=6,
-)
+
+
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from(["int", "float", "choice", "subset", "step", "log", "type", "folds"])
+    return st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(keys | st.text(max_size=6), inner, max_size=3)
+    )
+
+
+_VALUES = st.recursive(_SCALARS, _nested, max_leaves=6)
 _KEYS = st.sampled_from(
     ["horizon", "seed", "sweep", "model", "gate", "data", "cv", "min_size", "<<", "start", "end"]
 ) | st.text(max_size=10)
