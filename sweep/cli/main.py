@@ -10,19 +10,20 @@ import traceback
 from collections.abc import Sequence
 
 from sweep._version import __version__
+from sweep.cli import args as cli_args
 from sweep.cli.tables import EXIT_BAD_INPUT, EXIT_OK
 from sweep.core.errors import SweepError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli_args.OneLineParser(
         prog="sweep", description="Config-driven trading-ML experiments and sweeps."
     )
     p.add_argument("--version", action="version", version=f"sweep {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     # --debug and -v work after the subcommand too (`sweep run FILE --debug`)
-    common = argparse.ArgumentParser(add_help=False)
+    common = cli_args.OneLineParser(add_help=False)
     common.add_argument(
         "--debug",
         action="store_true",
@@ -42,10 +43,16 @@ def _parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="run an experiment file, or a study if it holds ranges"
     )
     run.add_argument("file")
-    run.add_argument("--trials", type=int, help="study: total finished trials wanted")
-    run.add_argument("--jobs", type=int, help="study: worker processes (default: all cores)")
-    run.add_argument("--study", help="study name (default: the file's experiment_id)")
-    run.add_argument("--timeout", type=float, help="study: stop starting trials after S seconds")
+    run.add_argument("--trials", type=cli_args.trials, help="study: total finished trials wanted")
+    run.add_argument(
+        "--jobs", type=cli_args.jobs, help="study: worker processes (default: all cores)"
+    )
+    run.add_argument(
+        "--study", type=cli_args.study_name, help="study name (default: the file's experiment_id)"
+    )
+    run.add_argument(
+        "--timeout", type=cli_args.seconds, help="study: stop starting trials after S seconds"
+    )
     run.add_argument("--force", action="store_true", help="replace a changed config of this id")
     out = run.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -54,10 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 
     res = sub.add_parser("results", parents=[common], help="the leaderboard from SQL")
     res.add_argument("--passed", action="store_true", help="only runs that passed the gate")
-    res.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+    res.add_argument("--top", type=cli_args.top, default=20, help="rows to show (default 20)")
     res.add_argument("--order", default="sharpe", help="metric to sort by (default sharpe)")
     res.add_argument("--asc", action="store_true", help="ascending (e.g. for max_drawdown)")
-    res.add_argument("--study", help="only this study's trials")
+    res.add_argument("--study", type=cli_args.study_name, help="only this study's trials")
     res.add_argument("--all", action="store_true", help="include failed and pruned runs")
     res.add_argument("--holdout", action="store_true", help="sealed-holdout evaluations only")
     res.add_argument(
@@ -76,23 +83,25 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser(
         "export", parents=[common], help="write a study's trial as a fixed experiment YAML"
     )
-    ex.add_argument("study")
+    ex.add_argument("study", type=cli_args.study_name)
     ex.add_argument(
         "--trial",
-        type=int,
+        type=cli_args.trial_number,
         help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
     )
-    ex.add_argument("-o", "--output", help="file to write (default: stdout)")
+    ex.add_argument(
+        "-o", "--output", type=cli_args.output_file, help="file to write (default: stdout)"
+    )
 
     ho = sub.add_parser(
         "holdout",
         parents=[common],
         help="evaluate a walk-forward study's trial on its sealed holdout",
     )
-    ho.add_argument("study")
+    ho.add_argument("study", type=cli_args.study_name)
     ho.add_argument(
         "--trial",
-        type=int,
+        type=cli_args.trial_number,
         help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
     )
 
@@ -100,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         "dashboard", parents=[common], help="serve Optuna Dashboard on the registry's storage"
     )
     dash.add_argument("--host", default="127.0.0.1")
-    dash.add_argument("--port", type=int, default=8080)
+    dash.add_argument("--port", type=cli_args.port, default=8080)
     return p
 
 

@@ -2,7 +2,7 @@
 
 An experiment file is the seed's YAML, accepted verbatim, plus optional blocks with documented
 defaults (``model``, ``backtest``, ``gate``, ``data``, ``seed``). Unknown keys are errors with a
-did-you-mean. A file may also hold ranges and a ``sweep:`` block; :mod:`sweep.study.space`
+did-you-mean. A file may also hold ranges and a ``sweep:`` block; :mod:`sweep.study.optuna_study.space`
 handles those and validates the fixed configs it produces with :class:`ExperimentConfig`.
 """
 
@@ -14,7 +14,7 @@ import json
 import re
 import typing
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,15 +32,55 @@ from pydantic import (
 )
 
 from sweep.core.errors import ConfigError
+from sweep.core.field_hints import field_hint
 
 TIMEFRAME_NAMES = ("1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
+SAFE_NAME_RULE = (
+    "must be a safe name: letters, digits, '.', '_' or '-', starting with a letter "
+    "or digit, at most 128 characters (it becomes a file name)"
+)
+# The most bars sweep is meant to read: more than 19 years of 1m bars. Counts of rows, samples
+# and trades above it cannot be met by any data set, so they are typos.
+MAX_BARS = 10_000_000
+# pandas keeps timestamps as int64 nanoseconds: 1677-09-21 to 2262-04-11.
+_FIRST_DATE, _LAST_DATE = datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)
+
+
+# A study's trials are `<study>-t0001` .. `<study>-t1000000` (sweep.trials <= 1,000,000), and
+# each trial id is an experiment id: a study name leaves room for the longest suffix.
+MAX_STUDY_NAME = 128 - len("-t1000000")
+
+
+def study_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a study, or None when it can."""
+    if not is_safe_name(name):
+        return SAFE_NAME_RULE
+    assert isinstance(name, str)
+    if len(name) > MAX_STUDY_NAME:
+        return (
+            f"a study name has at most {MAX_STUDY_NAME} characters, so its trial ids "
+            "(<study>-t0001) stay within 128"
+        )
+    return None
+
+
+def is_safe_name(name: object) -> bool:
+    """A name that can be a file name and an id: the whole string must match (no trailing
+    newline slips through, as it does past ``$``), and it holds no ``..``."""
+    return isinstance(name, str) and _SAFE_ID.fullmatch(name) is not None and ".." not in name
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: every numeric field is finite by construction.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# Every numeric field has finite bounds. Why each bound, where it is not plain from the meaning:
+# in the comments here and in the README's config table; sweep.core.field_hints turns a field's
+# meaning and bounds into the hint of an error on it.
 
 
 TARGET_TYPES = ("binary", "trade", "triple_barrier")
@@ -166,7 +206,8 @@ class PositionConfig(_Strict):
     signal bar with ``atr_multiple``). With a ``triple_barrier`` target and neither barrier set
     here, the backtest exits at the target's barriers."""
 
-    size: Annotated[float, Strict(), Field(gt=0.0, le=1.0)]
+    # 1 bp of equity: below it a trade's P&L is lost in the rounding of the equity curve
+    size: Annotated[float, Strict(), Field(ge=1e-4, le=1.0)]
     hold_max: Annotated[int, Strict(), Field(ge=1, le=10_000)]
     side: Literal["long", "short"] = "long"
     atr_multiple: Annotated[bool, Strict()] = False
@@ -196,29 +237,36 @@ class WalkForwardConfig(_Strict):
 class TrainingConfig(_Strict):
     """Chronological split and early stopping."""
 
-    train_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)]
-    min_samples: Annotated[int, Strict(), Field(ge=1)] = 1000
-    early_stopping_rounds: Annotated[int, Strict(), Field(ge=1)] = 50
-    validation_ratio: Annotated[float, Strict(), Field(gt=0.0, lt=0.9)] = 0.2
+    train_ratio: Annotated[float, Strict(), Field(ge=0.05, le=0.95)]  # each part keeps >= 5%
+    min_samples: Annotated[int, Strict(), Field(ge=1, le=MAX_BARS)] = 1000
+    early_stopping_rounds: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 50
+    validation_ratio: Annotated[float, Strict(), Field(ge=0.01, lt=0.9)] = 0.2
     cv: WalkForwardConfig | None = None
     # AFML ch. 4: weight each fitting row by its label's average uniqueness
     sample_weight: Literal["none", "uniqueness"] = "none"
+
+
+# XGBoost reads its float parameters as 32-bit floats (at most 3.4e38: 1e308 was an XGBoostError
+# after the data had loaded). 1e6 is far above any useful value and far below that.
+_XGB_LIMIT = 1e6
 
 
 class ModelConfig(_Strict):
     """XGBoost parameters (native API, ``binary:logistic``, ``hist`` trees)."""
 
     n_estimators: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 500
-    max_depth: Annotated[int, Strict(), Field(ge=1, le=32)] = 4
-    learning_rate: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.05
-    subsample: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.8
-    colsample_bytree: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.8
-    min_child_weight: Annotated[float, Strict(), Field(ge=0.0)] = 1.0
-    gamma: Annotated[float, Strict(), Field(ge=0.0)] = 0.0
-    reg_alpha: Annotated[float, Strict(), Field(ge=0.0)] = 0.0
-    reg_lambda: Annotated[float, Strict(), Field(ge=0.0)] = 1.0
+    max_depth: Annotated[int, Strict(), Field(ge=1, le=32)] = 4  # 2^32 leaves: more than any data
+    # below 1e-4, even 100,000 rounds barely move the predictions off the base rate
+    learning_rate: Annotated[float, Strict(), Field(ge=1e-4, le=1.0)] = 0.05
+    subsample: Annotated[float, Strict(), Field(ge=0.05, le=1.0)] = 0.8  # 5%: trees see rows
+    colsample_bytree: Annotated[float, Strict(), Field(ge=0.05, le=1.0)] = 0.8
+    min_child_weight: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 1.0
+    gamma: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 0.0
+    reg_alpha: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 0.0
+    reg_lambda: Annotated[float, Strict(), Field(ge=0.0, le=_XGB_LIMIT)] = 1.0
     max_bin: Annotated[int, Strict(), Field(ge=2, le=4096)] = 256
-    scale_pos_weight: Annotated[float, Strict(), Field(gt=0.0)] = 1.0
+    # a 1000:1 class imbalance either way; beyond it one class is all the model sees
+    scale_pos_weight: Annotated[float, Strict(), Field(ge=1e-3, le=1e3)] = 1.0
 
 
 class BacktestConfig(_Strict):
@@ -227,22 +275,23 @@ class BacktestConfig(_Strict):
     fee: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.001
     slippage: Annotated[float, Strict(), Field(ge=0.0, lt=0.1)] = 0.0005
     entry_threshold: Annotated[float, Strict(), Field(ge=0.0, lt=1.0)] = 0.5
-    days_per_year: Annotated[float, Strict(), Field(gt=0.0, le=366.0)] = 365.0
+    # trading days a year: 252 where exchanges close at weekends, 365 for crypto; no market
+    # trades fewer than 200 (1e-300 once made every Sharpe ratio vanish)
+    days_per_year: Annotated[float, Strict(), Field(ge=200.0, le=366.0)] = 365.0
     # a short's cost of borrowing the asset, per year, charged per bar held (longs pay none)
     borrow_rate: Annotated[float, Strict(), Field(ge=0.0, le=2.0)] = 0.0
-    # null: measured from the data (sweep.annualisation); 1m bars around the clock are 525,600
+    # null: measured from the data (sweep.core.annualisation); 1m bars around the clock are 525,600
     bars_per_year: Annotated[float, Strict(), Field(gt=0.0, le=1_000_000.0)] | None = None
 
 
 class GateConfig(_Strict):
     """Pass/fail thresholds; ``null`` switches a check off."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    min_sharpe: Annotated[float, Strict()] | None = 1.0
+    # an annualised Sharpe beyond +-100, or alpha beyond +-1000 (100,000%), is never a threshold
+    min_sharpe: Annotated[float, Strict(), Field(ge=-100.0, le=100.0)] | None = 1.0
     min_win_rate: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = 0.5
-    min_trades: Annotated[int, Strict(), Field(ge=0)] | None = 30
-    min_alpha: Annotated[float, Strict()] | None = None
+    min_trades: Annotated[int, Strict(), Field(ge=0, le=MAX_BARS)] | None = 30
+    min_alpha: Annotated[float, Strict(), Field(ge=-1000.0, le=1000.0)] | None = None
     max_drawdown: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] | None = None
     min_dsr: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
     max_pbo: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
@@ -262,19 +311,55 @@ class ProvenanceConfig(_Strict):
 class DataConfig(_Strict):
     """Where OHLCV files are, and the window used (``start`` inclusive, ``end`` exclusive)."""
 
-    dir: str | None = None
+    dir: Annotated[str, Strict()] | None = None
     start: datetime | None = None
     end: datetime | None = None
+
+    @field_validator("dir")
+    @classmethod
+    def _plain_path(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) > 1024 or any(ord(c) < 32 or ord(c) == 127 for c in v)):
+            raise ValueError(
+                "must be a folder path of at most 1024 characters, with no control characters"
+            )
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _representable(cls, v: datetime | None) -> datetime | None:
+        if v is None:
+            return v
+        try:
+            inside = _FIRST_DATE <= _as_utc(v) < _LAST_DATE
+        except OverflowError:  # year 1 or 9999 moved past the calendar by its UTC offset
+            inside = False
+        if not inside:
+            raise ValueError("must be a date from 1678 to 2261 (what pandas can hold)")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if v is not None and start is not None and _as_utc(v) <= _as_utc(start):
+            raise ValueError(f"must be after data.start ({start.isoformat()})")
+        return v
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC (as the data loader reads them)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class ExperimentConfig(_Strict):
     """One fully specified experiment (no ranges)."""
 
-    experiment_id: str
-    symbol: str
+    # Strict: YAML's !!binary would otherwise pass bytes off as text
+    experiment_id: Annotated[str, Strict()]
+    symbol: Annotated[str, Strict()]
     timeframe: Timeframe
-    model_type: str = "xgboost"
-    feature_groups: Annotated[list[str], Field(min_length=1)]
+    model_type: Annotated[str, Strict()] = "xgboost"
+    feature_groups: Annotated[list[Annotated[str, Strict()]], Field(min_length=1, max_length=64)]
     target: TargetConfig
     position: PositionConfig
     training: TrainingConfig
@@ -288,17 +373,14 @@ class ExperimentConfig(_Strict):
     @field_validator("experiment_id")
     @classmethod
     def _safe_id(cls, v: str) -> str:
-        if not _SAFE_ID.match(v) or ".." in v:
-            raise ValueError(
-                "must be a safe name: letters, digits, '.', '_' or '-', starting with a letter "
-                "or digit, at most 128 characters (it becomes a file name)"
-            )
+        if not is_safe_name(v):
+            raise ValueError(SAFE_NAME_RULE)
         return v
 
     @field_validator("symbol")
     @classmethod
     def _symbol(cls, v: str) -> str:
-        if not _SYMBOL.match(v):
+        if not _SYMBOL.fullmatch(v):
             raise ValueError("must look like BASE/QUOTE in capitals, e.g. BTC/USDT")
         return v
 
@@ -340,23 +422,14 @@ def non_default(model: BaseModel) -> dict[str, Any]:
 
 
 def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """Parse a YAML mapping; return it with the line of every dotted key path."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError as e:
-        raise ConfigError("file not found", file=str(path), hint="check the path") from e
-    except OSError as e:
-        raise ConfigError(f"cannot read file: {e.strerror}", file=str(path)) from e
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(
-            f"malformed YAML: {where}{problem}", file=str(path), hint="check indentation and ':'"
-        ) from e
+    """Parse a YAML mapping; return it with the line of every dotted key path.
+
+    Read through :mod:`sweep.core.safe_yaml`: UTF-8 only, no duplicate keys, bounded nesting and
+    alias expansion, so every bad file is one ConfigError."""
+    from sweep.core.safe_yaml import parse_yaml, read_text
+
+    text = read_text(path)
+    data, node = parse_yaml(text, file=str(path))
     if not isinstance(data, dict):
         raise ConfigError(
             "the file must hold a YAML mapping of keys to values",
@@ -371,8 +444,12 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
 
 
 def _collect_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+    # Follows aliases (a key reached through one gets its anchor's line); bounded, because
+    # parse_yaml refused documents that expand past safe_yaml.MAX_NODES or nest past MAX_DEPTH.
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
             path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
             out[path] = key_node.start_mark.line + 1
             _collect_lines(value_node, path, out)
@@ -381,6 +458,10 @@ def _collect_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
 def with_line(key: str, lines: Mapping[str, int]) -> str:
     """``key (line N)`` when the key's line is known, for error messages."""
     line = lines.get(key)
+    parent = key
+    while line is None and "." in parent:  # a list item (feature_groups.0): its key's line
+        parent = parent.rsplit(".", 1)[0]
+        line = lines.get(parent)
     return f"{key} (line {line})" if line else key
 
 
@@ -434,8 +515,11 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
     if kind == "literal_error" and loc and loc[-1] == "timeframe":
         msg = f"unknown timeframe; one of {', '.join(TIMEFRAME_NAMES)}"
     if isinstance(value, dict | list):
-        value = json.dumps(value)[:80]
-    return ConfigError(msg[0].lower() + msg[1:], file=file, key=where, value=value)
+        value = json.dumps(value, default=str)[:80]
+    holder = _model_at(loc) if loc else None
+    field = holder.model_fields.get(str(loc[-1])) if holder else None
+    hint = field_hint(".".join(str(p) for p in loc), field, err.get("input"))
+    return ConfigError(msg[0].lower() + msg[1:], file=file, key=where, value=value, hint=hint)
 
 
 def canonical_order(

@@ -10,9 +10,11 @@ invent prices the market never traded.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import logging
 import os
+import zlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +42,11 @@ TIMEFRAMES: dict[str, pd.Timedelta] = {
 """Supported timeframes, finest first, and the duration of one bar."""
 
 COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+# Prices and volumes above these are unit or parsing errors: the dearest quote sweep could read
+# (BTC in Vietnamese dong) is near 3e9, the largest hourly volume of a meme token near 1e14.
+# Far larger values overflow the features (price x volume, squared deviations) to infinity.
+MAX_PRICE = 1e12
+MAX_VOLUME = 1e18
 EXTENSIONS: tuple[str, ...] = (".parquet", ".csv.gz", ".csv")
 
 
@@ -206,6 +213,31 @@ def _load_cached(
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
+    """The file as a frame; a file that cannot be read as its format is one DataError."""
+    try:
+        return _read_frame(path)
+    except (OSError, EOFError, ValueError, zlib.error) as e:  # pyarrow's: OSError, ValueError
+        problem, hint = _unreadable(e)
+        raise DataError(problem, file=path.name, hint=hint) from e
+
+
+def _unreadable(e: Exception) -> tuple[str, str]:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if isinstance(e, pd.errors.EmptyDataError):
+        return "is empty", f"the first line is the header {_HEADER}"
+    if isinstance(e, UnicodeDecodeError):
+        return f"is not UTF-8 text ({e.reason})", "save the file as UTF-8"
+    if isinstance(e, EOFError | zlib.error | gzip.BadGzipFile):
+        return f"is not a complete gzip file ({first})", "re-download it"
+    if isinstance(e, pd.errors.ParserError):
+        return f"is not a readable CSV ({first})", f"each line holds the 6 fields of {_HEADER}"
+    return f"cannot be read ({first})", "re-download it"
+
+
+_HEADER = "timestamp,open,high,low,close,volume"
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
     if path.name.endswith(".parquet"):
         raw = pd.read_parquet(path, engine="pyarrow")
         if "timestamp" not in raw.columns and raw.index.name == "timestamp":
@@ -231,6 +263,10 @@ def _read_validated(path_str: str, mtime_ns: int, size: int, timeframe: str) -> 
     path = Path(path_str)
     raw = _read_raw(path)
     name = path.name
+    if raw.empty:
+        raise DataError(
+            "has no rows", file=name, hint="the file holds its header and no bars; re-download it"
+        )
     got = [str(c) for c in raw.columns]
     missing = [c for c in ("timestamp", *COLUMNS) if c not in got]
     extra = [c for c in got if c not in ("timestamp", *COLUMNS)]
@@ -257,6 +293,9 @@ def _parse_timestamps(column: pd.Series, path: Path) -> pd.DatetimeIndex:
         parsed = pd.to_datetime(column, utc=True)
     else:
         parsed = pd.to_datetime(column, utc=True, format="ISO8601", errors="coerce")
+    # pandas may parse at a coarser unit; the frame is in nanoseconds, whose range is narrower
+    first, last = (pd.Timestamp(t, tz="UTC") for t in (pd.Timestamp.min, pd.Timestamp.max))
+    parsed = parsed.where((parsed >= first) & (parsed <= last))
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
@@ -265,7 +304,7 @@ def _parse_timestamps(column: pd.Series, path: Path) -> pd.DatetimeIndex:
             file=path.name,
             key="timestamp",
             value=column.iloc[i],
-            hint="timestamps must be ISO 8601 UTC, e.g. 2017-08-17T04:00:00Z",
+            hint="timestamps must be ISO 8601 UTC from 1678 to 2261, e.g. 2017-08-17T04:00:00Z",
         )
     # Nanosecond resolution whatever the reader chose, so the fingerprint's int64 index is stable.
     return pd.DatetimeIndex(parsed.dt.as_unit("ns"), name="timestamp")
@@ -273,16 +312,26 @@ def _parse_timestamps(column: pd.Series, path: Path) -> pd.DatetimeIndex:
 
 def _parse_numbers(column: pd.Series, key: str, path: Path) -> np.ndarray:
     numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = np.flatnonzero(np.isnan(numbers))
+    bad = np.flatnonzero(~np.isfinite(numbers))
     if bad.size:
         i = int(bad[0])
         original = column.iloc[i]
-        what = "missing value (NaN)" if pd.isna(original) else "not a number"
+        what = (
+            "missing value (NaN)"
+            if pd.isna(original)
+            else "not a finite number"
+            if np.isinf(numbers[i])
+            else "not a number"
+        )
         raise DataError(
             f"{what} at {_row_label(path, i)}",
             file=path.name,
             key=key,
-            value=None if pd.isna(original) else original,
+            value=None
+            if pd.isna(original)
+            else original
+            if isinstance(original, str)
+            else float(original),
             hint="every bar needs all five numbers; drop the bar (a gap) rather than guess it",
         )
     return numbers
@@ -319,7 +368,12 @@ def _check_values(frame: pd.DataFrame, path: Path) -> None:
     o, h, low, c, v = (frame[col].to_numpy() for col in COLUMNS)
     checks: list[tuple[np.ndarray, str, str]] = [
         *((frame[col].to_numpy() <= 0, col, "price must be > 0") for col in COLUMNS[:4]),
+        *(
+            (frame[col].to_numpy() > MAX_PRICE, col, f"price must be at most {MAX_PRICE:.0e}")
+            for col in COLUMNS[:4]
+        ),
         (v < 0, "volume", "volume must be >= 0"),
+        (v > MAX_VOLUME, "volume", f"volume must be at most {MAX_VOLUME:.0e}"),
         (h < np.maximum(o, c), "high", "high must be >= max(open, close)"),
         (low > np.minimum(o, c), "low", "low must be <= min(open, close)"),
     ]

@@ -7,6 +7,8 @@ The CLI prints ``str(error)`` as one line and exits 2.
 
 from __future__ import annotations
 
+MAX_VALUE_CHARS = 100  # a value longer than this is cut in the one-line message
+
 
 class SweepError(Exception):
     """Base of all errors sweep raises on purpose."""
@@ -36,10 +38,14 @@ class SweepError(Exception):
             parts.append(self.key)
         text = ": ".join([*parts, self.message])
         if self.value is not None:
-            text += f" (got {self.value!r})"
+            shown = repr(self.value)
+            if len(shown) > MAX_VALUE_CHARS:
+                shown = shown[: MAX_VALUE_CHARS - 3] + "..."
+            text += f" (got {shown})"
         if self.hint:
             text += f"; {self.hint}"
-        return text
+        # One line whatever a file or value held: control characters are shown escaped.
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ConfigError(SweepError, ValueError):

@@ -52,16 +52,13 @@ def resolve_constraints(
         if name not in PER_RUN_CHECKS:
             study_level = name in ("min_dsr", "max_pbo")
             raise ConfigError(
-                "is about the whole study, not one trial"
-                if study_level
-                else "unknown constraint; "
-                + did_you_mean(str(name), list(PER_RUN_CHECKS), "allowed"),
+                "is about the whole study, not one trial" if study_level else "unknown constraint",
                 file=file,
                 key=with_line(f"{key}.{name}", lines),
                 value=spec[name],
                 hint="set it under gate:, where the study's chosen trial is held to it"
                 if study_level
-                else None,
+                else did_you_mean(str(name), list(PER_RUN_CHECKS), "allowed"),
             )
     try:
         gate = GateConfig.model_validate(spec)
@@ -69,6 +66,7 @@ def resolve_constraints(
         err = e.errors()[0]
         name = str(err["loc"][0])
         msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
         raise ConfigError(
             msg,
             file=file,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sweep.core.config import _SAFE_ID
+from sweep.core.config import study_name_problem
 from sweep.core.errors import ConfigError, SweepError
 from sweep.store.db import connect, database_url
 from sweep.store.registry import open_registry, query
@@ -24,6 +24,7 @@ from sweep.study.optuna_study import (
     TrialCounts,
     create_storage,
     finish_study,
+    heartbeat_settings,
     open_study,
     register_study,
     trial_counts,
@@ -71,7 +72,13 @@ def data_fingerprints(space: SearchSpace) -> dict[str, Any]:
         if "timeframe" in v:
             v["timeframe"] = tf
         cfg = space.config_for(v, "fingerprint-check")
-        out[f"{sym} {tf}"] = load_dataset(cfg).market.fingerprint.to_dict()
+        try:
+            out[f"{sym} {tf}"] = load_dataset(cfg).market.fingerprint.to_dict()
+        except SweepError as e:
+            if e.file is None:  # say which space file asked for the data (as `sweep run` does)
+                e.file = space.file
+                e.args = (e.one_line(),)
+            raise
     return out
 
 
@@ -86,12 +93,10 @@ def run_study(
 ) -> StudySummary:
     """Run (or resume, or join) a study until ``n_trials`` trials are counted."""
     name = name or space.study_name
-    if not _SAFE_ID.match(name) or ".." in name:
-        raise ConfigError(
-            "study name must be a safe name (letters, digits, '.', '_', '-')",
-            key="--study",
-            value=name,
-        )
+    problem = study_name_problem(name)
+    if problem:
+        raise ConfigError(problem, key="--study", value=name, hint="e.g. --study btc-4h-v2")
+    heartbeat_settings()  # a bad SWEEP_HEARTBEAT_* fails here, before the study is registered
     n_trials = n_trials if n_trials is not None else space.settings.trials
     if n_trials < 1:
         raise ConfigError("must be >= 1", key="--trials", value=n_trials)

@@ -61,14 +61,38 @@ def trial_experiment_id(study_name: str, number: int) -> str:
     return f"{study_name}-t{number + 1:04d}"
 
 
+def heartbeat_settings() -> tuple[int, int]:
+    """``SWEEP_HEARTBEAT_INTERVAL`` (default 5 s) and ``SWEEP_HEARTBEAT_GRACE`` (default 4
+    intervals, at least 20 s), checked: whole seconds, the interval 1 to 3600 (an hour between
+    signs of life is already long), the grace at least one interval and at most a day."""
+    interval = _env_seconds(ENV_HEARTBEAT, "5", 1, 3600)
+    grace = _env_seconds(ENV_GRACE, str(max(4 * interval, 20)), interval, 86_400)
+    return interval, grace
+
+
+def _env_seconds(name: str, default: str, low: int, high: int) -> int:
+    text = os.environ.get(name, default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ConfigError(
+            f"must be whole seconds from {low} to {high}",
+            key=name,
+            value=text,
+            hint="unset it for the default",
+        )
+    return value
+
+
 def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage on the registry database, with heartbeats and stale-trial retry.
 
     ``prepared``: the caller knows that Optuna's tables exist and were checked in this run (a
     worker started by ``sweep run``, whose parent built the storage first), so the creation and
     the schema check, several round trips per worker, are skipped."""
-    interval = int(os.environ.get(ENV_HEARTBEAT, "5"))
-    grace = int(os.environ.get(ENV_GRACE, str(max(4 * interval, 20))))
+    interval, grace = heartbeat_settings()
     if prepared:
         return _rdb_storage(url, interval, grace, prepared=True)
     # Optuna creates its tables on first use without a lock, so processes that start together on

@@ -31,15 +31,16 @@ class PrunerSettings(BaseModel):
     trial's). No trial is judged after its last fold: stopping it then would save nothing and
     discard a finished result."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     type: Literal["none", "median", "percentile", "wilcoxon"]
     # percentile: keep trials in the top `percentile` % at a fold (Optuna's PercentilePruner);
     # median is percentile 50
     percentile: StrictFloat = Field(default=50.0, gt=0, lt=100)
     # folds every trial runs before any decision; unset: WARMUP_FOLDS, or 1 with only 2 folds
-    warmup_folds: StrictInt | None = Field(default=None, ge=1)
-    startup_trials: StrictInt = Field(default=5, ge=0)  # completed trials before any pruning
+    warmup_folds: StrictInt | None = Field(default=None, ge=1, le=50)  # training.cv: <= 50 folds
+    # completed trials before any pruning; at most sweep.trials' limit
+    startup_trials: StrictInt = Field(default=5, ge=0, le=1_000_000)
     p_threshold: StrictFloat = Field(default=0.1, gt=0, lt=1)  # wilcoxon: prune below this
 
     @model_validator(mode="before")
@@ -96,14 +97,16 @@ class PrunerSettings(BaseModel):
 class SweepSettings(BaseModel):
     """The ``sweep:`` block: study settings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     objective: str | list[str] = "sharpe"
     direction: Literal["maximize", "minimize"] | list[Literal["maximize", "minimize"]] = "maximize"
     sampler: Literal["tpe", "random", "cmaes", "qmc", "nsgaii", "gp"] = "tpe"
-    seed: int | None = 42
+    # Optuna's samplers seed numpy with seed + worker number, which must stay below 2^32
+    seed: StrictInt | None = Field(default=42, ge=0, le=2**31 - 1)
     pruner: PrunerSettings = PrunerSettings(type="none")
-    trials: int = Field(default=100, ge=1, le=1_000_000)
+    # trial ids are <study>-t0001 .. -t1000000 (config.MAX_STUDY_NAME leaves room for them)
+    trials: StrictInt = Field(default=100, ge=1, le=1_000_000)
     # `gate` (the file's per-run gate checks) or a mapping of them ({min_trades: 30}); parse_space
     # resolves it to {gate key: threshold}, which trials must meet to count as feasible
     constraints: Any = None
@@ -117,6 +120,8 @@ class SweepSettings(BaseModel):
         names = [v] if isinstance(v, str) else v
         if not names:
             raise ValueError("needs at least one metric")
+        if len(set(names)) != len(names):
+            raise ValueError("lists a metric twice")
         for n in names:
             if n not in OBJECTIVE_METRICS:
                 raise ValueError(
@@ -142,6 +147,21 @@ class SweepSettings(BaseModel):
         return d
 
 
+_SWEEP_HINT = "see the sweep: block in README"
+_SWEEP_HINTS = {
+    "objective": "a metric name, or a list of them for a multi-objective study",
+    "direction": "maximize or minimize, or a list of them (one per objective)",
+    "sampler": "one of tpe, random, cmaes, qmc, nsgaii, gp",
+    "seed": "an integer from 0 to 2147483647, or null for unseeded draws",
+    "trials": "the default number of trials, an integer from 1 to 1000000",
+    "pruner": "a name (none, median, percentile, wilcoxon) or a mapping with a type",
+    "type": "one of none, median, percentile, wilcoxon",
+    "percentile": "the top % kept at each fold, above 0 and below 100",
+    "warmup_folds": "folds before the first decision, 1 to 50 and fewer than training.cv.folds",
+    "startup_trials": "completed trials before any pruning, 0 to 1000000",
+    "p_threshold": "wilcoxon prunes below this p-value, above 0 and below 1",
+}
+
 OBJECTIVE_METRICS = (
     "sharpe",
     "sortino",
@@ -158,21 +178,34 @@ OBJECTIVE_METRICS = (
 )
 
 
+def _union_member(part: int | str) -> bool:
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool"))
+
+
 def parse_settings(
     sweep_block: Any, template: Mapping[str, Any], file: str, lines: Mapping[str, int]
 ) -> SweepSettings:
     """Validate the ``sweep:`` block against the rest of the file (a pruner needs folds)."""
+    sweep_block = {} if sweep_block is None else sweep_block
     if not isinstance(sweep_block, dict):
-        raise ConfigError("must be a mapping", file=file, key="sweep", value=sweep_block)
+        raise ConfigError(
+            "must be a mapping",
+            file=file,
+            key=with_line("sweep", lines),
+            value=sweep_block,
+            hint="e.g. sweep: {objective: sharpe, direction: maximize}",
+        )
     try:
         settings = SweepSettings.model_validate(sweep_block)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = [str(x) for x in err["loc"]]
+        # without pydantic's union members (`literal['maximize','minimize']`, `str`, ...)
+        loc = [str(x) for i, x in enumerate(err["loc"]) if i == 0 or not _union_member(x)]
         if loc[:2] == ["pruner", "type"] and isinstance(sweep_block.get("pruner"), str):
             loc = ["pruner"]  # written as a name: `pruner: median`
         key = "sweep." + ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
         value = err.get("input")
         if err["type"] == "missing" and loc == ["pruner", "type"]:
             msg = "a pruner mapping needs a type: none, median, percentile or wilcoxon"
@@ -181,13 +214,17 @@ def parse_settings(
             fields = model.model_fields
             msg = "unknown key; " + did_you_mean(loc[-1], list(fields), "allowed keys")
             value = None
-        raise ConfigError(msg, file=file, key=with_line(key, lines), value=value) from e
+        hint = _SWEEP_HINTS.get(loc[-1] if loc[0] == "pruner" else loc[0])
+        raise ConfigError(
+            msg, file=file, key=with_line(key, lines), value=value, hint=hint or _SWEEP_HINT
+        ) from e
     if len(settings.directions) != len(settings.objectives):
         raise ConfigError(
             "needs one direction per objective",
             file=file,
-            key="sweep.direction",
+            key=with_line("sweep.direction", lines),
             value=settings.direction,
+            hint=f"objectives: {', '.join(settings.objectives)}",
         )
     if settings.sampler == "gp" and importlib.util.find_spec("torch") is None:
         raise ConfigError(

@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import itertools
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,13 @@ from typing import Any, Literal
 
 import optuna
 
-from sweep.core.config import ExperimentConfig, did_you_mean, read_yaml, with_line
+from sweep.core.config import (
+    ExperimentConfig,
+    did_you_mean,
+    read_yaml,
+    study_name_problem,
+    with_line,
+)
 from sweep.core.errors import ConfigError
 from sweep.core.experiment import validate_experiment
 from sweep.study.constraints import resolve_constraints
@@ -195,10 +202,20 @@ def parse_space(
     raw = copy.deepcopy(dict(data))
     template = copy.deepcopy(dict(data))
     default_cv = _default_walk_forward(template)
-    settings = parse_settings(template.pop("sweep", None) or {}, template, file, lines)
+    settings = parse_settings(template.pop("sweep", None), template, file, lines)
     training = template.get("training")
     params: list[Param] = []
     _find_ranges(template, "", params, file, lines)
+    name = template.get("experiment_id")
+    problem = study_name_problem(name) if params and isinstance(name, str) else None
+    if problem:
+        raise ConfigError(
+            problem,
+            file=file,
+            key=with_line("experiment_id", lines),
+            value=name,
+            hint="a file with ranges is a study, named by its experiment_id",
+        )
     if isinstance(training, dict) and training.get("cv"):
         for p in params:
             if p.path == "training.train_ratio":
@@ -270,6 +287,14 @@ def _find_ranges(
 ) -> None:
     for key, value in node.items():
         path = f"{prefix}{key}"
+        if isinstance(value, dict) and not (isinstance(key, str) and key and "." not in key):
+            # ranges are named by dotted paths, so a key holding '.' would name another key
+            raise ConfigError(
+                "unknown key",
+                file=file,
+                key=with_line(path, lines),
+                hint="keys are plain names (target: {horizon: ...}), not dotted paths",
+            )
         if _is_range(value):
             if not _tunable(path):
                 raise ConfigError(
@@ -292,11 +317,12 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
             file=file,
             key=where,
             value=spec,
+            hint=_RANGE_HINT,
         )
     kind = kinds[0]
     extra = set(spec) - _OPTIONS[kind]
     if extra:
-        bad = sorted(extra)[0]
+        bad = sorted(map(str, extra))[0]  # keys may be any YAML scalar (`true`, `1`)
         raise ConfigError(
             f"unknown range option '{bad}'",
             file=file,
@@ -305,7 +331,7 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
         )
 
     def fail(msg: str, value: Any = None, hint: str | None = None) -> ConfigError:
-        return ConfigError(msg, file=file, key=where, value=value, hint=hint)
+        return ConfigError(msg, file=file, key=where, value=value, hint=hint or _RANGE_HINT)
 
     body = spec[kind]
     if kind in ("int", "float"):
@@ -313,20 +339,31 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
             raise fail(f"{kind} range needs [low, high]", body)
         low, high = body
         num = int if kind == "int" else float
-        if kind == "int" and not all(isinstance(b, int) and not isinstance(b, bool) for b in body):
-            raise fail("int range bounds must be integers", body)
-        if not all(isinstance(b, int | float) and not isinstance(b, bool) for b in body):
+        if kind == "int" and not all(_is_int(b) for b in body):
+            raise fail("int range bounds must be integers", body, "use {float: [low, high]}")
+        if not all(_is_int(b) or isinstance(b, float) for b in body):
             raise fail("range bounds must be numbers", body)
+        if not all(_finite(b) for b in body):
+            raise fail(
+                "range bounds must be finite numbers",
+                body,
+                "bound the range within the key's own limits (README, Experiment config)",
+            )
         if low > high:
             raise fail("low > high", body, hint="write [low, high]")
-        log = bool(spec.get("log", False))
+        log = spec.get("log", False)
+        if not isinstance(log, bool):
+            raise fail("log must be true or false", log)
         step = spec.get("step")
         if log and low <= 0:
             raise fail("log scale needs low > 0", body)
         if log and step is not None:
             raise fail("log and step cannot be combined", spec)
-        if step is not None and (not isinstance(step, int | float) or step <= 0):
-            raise fail("step must be > 0", step)
+        if step is not None:
+            if kind == "int" and not (_is_int(step) and step > 0):
+                raise fail("an int range's step must be an integer > 0", step)
+            if not ((_is_int(step) or isinstance(step, float)) and _finite(step) and step > 0):
+                raise fail("step must be a finite number > 0", step)
         dist: optuna.distributions.BaseDistribution
         try:
             if kind == "int":
@@ -342,6 +379,12 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
         return Param(path, "int" if kind == "int" else "float", dist)
     if not isinstance(body, list) or not body:
         raise fail(f"{kind} needs a non-empty list", body)
+    if len(body) > MAX_OPTIONS:
+        raise fail(
+            f"{kind} lists {len(body)} options; at most {MAX_OPTIONS}",
+            len(body),
+            "each option is checked before trial 0; use an int or float range",
+        )
     if kind == "choice":
         if len(set(map(repr, body))) != len(body):
             raise fail("choice options must be distinct", body)
@@ -355,9 +398,9 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
         raise fail("subset items must be distinct names", body)
     min_size = spec.get("min_size", 1)
     max_size = spec.get("max_size", len(names))
-    if not isinstance(min_size, int) or not 1 <= min_size <= len(names):
+    if not _is_int(min_size) or not 1 <= min_size <= len(names):
         raise fail(f"min_size must be between 1 and {len(names)} (the number of items)", min_size)
-    if not isinstance(max_size, int) or not min_size <= max_size <= len(names):
+    if not _is_int(max_size) or not min_size <= max_size <= len(names):
         raise fail(f"max_size must be between min_size ({min_size}) and {len(names)}", max_size)
     combos = [
         SUBSET_SEPARATOR.join(c)
@@ -367,6 +410,24 @@ def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Para
     if len(combos) > 100_000:
         raise fail(f"subset allows {len(combos)} combinations; at most 100000", len(names))
     return Param(path, "subset", optuna.distributions.CategoricalDistribution(combos), tuple(names))
+
+
+_RANGE_HINT = (
+    "range forms: {int: [low, high]}, {float: [low, high]} (optional step, log), "
+    "{choice: [a, b]}, {subset: [a, b], min_size, max_size}"
+)
+MAX_OPTIONS = 1000  # a choice or subset's list: each option is validated before trial 0
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def _set_path(d: dict[str, Any], path: str, value: Any) -> None:

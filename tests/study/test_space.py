@@ -326,7 +326,7 @@ def test_bad_sampler(tmp_path: Path) -> None:
 
 def test_sweep_block_must_be_a_mapping(tmp_path: Path) -> None:
     _, message = space_error(tmp_path, with_values(sweep="sharpe"))
-    assert "sweep: must be a mapping" in message
+    assert ": sweep (line " in message and ": must be a mapping" in message
 
 
 def test_train_ratio_cannot_be_tuned_a_study_always_has_folds() -> None:
