@@ -2,7 +2,7 @@
 
 An experiment file is the seed's YAML, accepted verbatim, plus optional blocks with documented
 defaults (``model``, ``backtest``, ``gate``, ``data``, ``seed``). Unknown keys are errors with a
-did-you-mean. A file may also hold ranges and a ``sweep:`` block; :mod:`sweep.study.optuna_study.space`
+did-you-mean. A file may also hold ranges and a ``sweep:`` block; :mod:`sweep.study.space`
 handles those and validates the fixed configs it produces with :class:`ExperimentConfig`.
 """
 
