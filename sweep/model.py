@@ -21,6 +21,7 @@ import pandas as pd
 import xgboost as xgb
 
 from sweep.config import ModelConfig
+from sweep.install import xgboost_build
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -64,6 +65,7 @@ class XGBoostModel:
         nthread: int,
     ) -> XGBoostModel:
         """Train with early stopping on ``(x_valid, y_valid)``; ``nthread`` set by the caller."""
+        xgboost_build()  # two XGBoost builds at once: refuse before training on either
         names = list(feature_names)
         dfit = xgb.DMatrix(x_fit, label=y_fit, feature_names=names, nthread=nthread)
         dvalid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names, nthread=nthread)
