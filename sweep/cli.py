@@ -134,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("run", "holdout", "export"):  # the commands that train or load models
+        from sweep.install import xgboost_build
+
+        xgboost_build()
     if args.command == "run":
         return _run(args)
     if args.command == "results":
