@@ -196,6 +196,13 @@ def test_data_check_bad_input(
     assert fragment in line
 
 
+def test_data_check_missing_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_error_line(
+        *sweep(capsys, "data", "check", "BTC/USDT", "1h", "--data", str(tmp_path / "nope"))
+    )
+    assert f"in {tmp_path / 'nope'} (no such directory)" in line
+
+
 def test_data_check_unreadable_file_is_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
