@@ -101,7 +101,9 @@ def clean_db(db_url: str) -> str:
 @pytest.fixture
 def workdir(tmp_path: Path, clean_db: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory like a user's: data/ beside it, the test database in the env."""
-    shutil.copytree(DATA_DIR, tmp_path / "data", ignore=shutil.ignore_patterns("ETH*"))
+    shutil.copytree(
+        DATA_DIR, tmp_path / "data", ignore=shutil.ignore_patterns("ETH*", "XAU*", "USD_JPY*")
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SWEEP_DATABASE_URL", clean_db)
     monkeypatch.setenv("SWEEP_HOME", str(tmp_path / ".sweep"))

@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=cli_args.port, default=8080)
+    from sweep.cli.data import add_data_parser
+
+    add_data_parser(sub, common)
     return p
 
 
@@ -136,6 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     # Each command group imports its own machinery, so `sweep --help` stays light.
+    if args.command in ("run", "holdout", "export"):  # the commands that train or load models
+        from sweep.core.install import xgboost_build
+
+        xgboost_build()
+    if args.command == "data":
+        from sweep.cli.data import data_command
+
+        return data_command(args)
     if args.command == "run":
         from sweep.cli.run import run
 

@@ -37,7 +37,16 @@ from sweep.core.field_hints import field_hint
 TIMEFRAME_NAMES = ("1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
+# BASE/QUOTE, or freqtrade's futures form BASE/QUOTE:SETTLE (e.g. BTC/USDT:USDT)
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(?::[A-Z0-9]{1,20})?")
+SYMBOL_RULE = "must look like BASE/QUOTE in capitals, e.g. BTC/USDT (futures: BTC/USDT:USDT)"
+
+
+def is_symbol(value: str) -> bool:
+    """Whether ``value`` is a market symbol sweep accepts (see ``SYMBOL_RULE``)."""
+    return bool(_SYMBOL.fullmatch(value))
+
+
 SAFE_NAME_RULE = (
     "must be a safe name: letters, digits, '.', '_' or '-', starting with a letter "
     "or digit, at most 128 characters (it becomes a file name)"
@@ -380,8 +389,8 @@ class ExperimentConfig(_Strict):
     @field_validator("symbol")
     @classmethod
     def _symbol(cls, v: str) -> str:
-        if not _SYMBOL.fullmatch(v):
-            raise ValueError("must look like BASE/QUOTE in capitals, e.g. BTC/USDT")
+        if not is_symbol(v):
+            raise ValueError(SYMBOL_RULE)
         return v
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -1,20 +1,19 @@
 """OHLCV market data: locate the file, load it, validate it, resample it, fingerprint it.
 
 Files are named ``BTC_USDT-1h.csv.gz`` (symbol with ``/`` as ``_``, then the timeframe) and hold
-``timestamp,open,high,low,close,volume`` with ISO 8601 UTC timestamps labelling the bar OPEN.
-A coarser timeframe with no file of its own is resampled from the finest finer file that divides
-it. Gaps in the hourly (or whatever) grid are counted and reported, never filled: filling would
-invent prices the market never traded.
+``timestamp,open,high,low,close,volume`` with ISO 8601 UTC timestamps labelling the bar OPEN;
+freqtrade's layout and formats (feather, parquet, json, json.gz) are read as well
+(:mod:`sweep.core.datafiles`). A coarser timeframe with no file of its own is resampled from the
+finest finer file that divides it. Gaps in the hourly (or whatever) grid are counted and
+reported, never filled: filling would invent prices the market never traded.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import logging
 import os
-import zlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sweep.core.errors import ConfigError, DataError, DataFileNotFound
+from sweep.core import datafiles
+from sweep.core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,14 @@ TIMEFRAMES: dict[str, pd.Timedelta] = {
 }
 """Supported timeframes, finest first, and the duration of one bar."""
 
-COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
-# Prices and volumes above these are unit or parsing errors: the dearest quote sweep could read
-# (BTC in Vietnamese dong) is near 3e9, the largest hourly volume of a meme token near 1e14.
-# Far larger values overflow the features (price x volume, squared deviations) to infinity.
+COLUMNS: tuple[str, ...] = datafiles.VALUE_COLUMNS
+EXTENSIONS: tuple[str, ...] = tuple(datafiles.FORMATS)
+
 MAX_PRICE = 1e12
-MAX_VOLUME = 1e18
-EXTENSIONS: tuple[str, ...] = (".parquet", ".csv.gz", ".csv")
+"""Prices above this are refused as a unit or column error, not a market. The dearest quotes
+that exist are about 1e10 (a bitcoin in Iranian rials or Vietnamese dong; BRK.A is 7e5), while
+the usual mistakes land far above: epoch milliseconds shifted into a price column are 1.7e12,
+prices in wei 1e18. Volumes are not bounded: a meme coin legitimately trades 1e15 units."""
 
 
 def _check_timeframe(timeframe: str) -> pd.Timedelta:
@@ -111,37 +112,30 @@ def resolve_data_dir(configured: str | Path | None) -> Path:
     return Path(env) if env else Path("data")
 
 
-def _base_name(symbol: str, timeframe: str) -> str:
-    # ``BTC/USDT:USDT`` (futures) becomes ``BTC_USDT_USDT``, as freqtrade names its files.
-    return f"{symbol.replace('/', '_').replace(':', '_')}-{timeframe}"
-
-
 def find_data_file(symbol: str, timeframe: str, data_dir: Path) -> tuple[Path, str]:
     """Find the OHLCV file for ``symbol`` at ``timeframe``: returns (path, source timeframe).
 
-    Tries ``.parquet``, ``.csv.gz``, ``.csv`` for the timeframe itself, then for every finer
-    timeframe that divides it evenly, finest first (resampling from the finest source keeps
-    the most bars whose bins are complete).
+    Tries every name of :func:`sweep.core.datafiles.candidate_paths` (each format, freqtrade's
+    ``futures/`` folder for ``BASE/QUOTE:SETTLE``) for the timeframe itself, then for every finer
+    timeframe that divides it evenly, finest first (resampling from the finest source keeps the
+    most bars whose bins are complete).
     """
     duration = _check_timeframe(timeframe)
     finer = [tf for tf, d in TIMEFRAMES.items() if d < duration and duration % d == pd.Timedelta(0)]
-    looked: list[str] = []
     for tf in [timeframe, *finer]:
-        for ext in EXTENSIONS:
-            name = _base_name(symbol, tf) + ext
-            looked.append(name)
-            if (data_dir / name).is_file():
-                return data_dir / name, tf
-    where = f"{data_dir.resolve()}" + ("" if data_dir.is_dir() else " (no such directory)")
-    raise DataFileNotFound(
-        f"no OHLCV file for {symbol} {timeframe} in {where}; looked for {', '.join(looked)}",
-        key="symbol",
-        value=symbol,
-        hint=(
-            f"put {_base_name(symbol, timeframe)}.csv.gz (or a finer timeframe) in {data_dir} "
-            "or set data.dir / SWEEP_DATA_DIR"
-        ),
-    )
+        candidates = datafiles.candidate_paths(data_dir, symbol, tf)
+        present = [p for p in candidates if p.exists()]
+        for p in present:
+            if not p.is_file():
+                raise DataError(
+                    "is a directory, not a file",
+                    file=str(p),
+                    hint="move the folder away, or put the OHLCV file itself under this name",
+                )
+        if present:
+            datafiles.warn_if_several(present)
+            return present[0], tf
+    raise datafiles.not_found(symbol, timeframe, [timeframe, *finer], data_dir)
 
 
 def load_market_data(
@@ -163,6 +157,16 @@ def load_market_data(
     stat = path.stat()
     file_key = (str(path), stat.st_mtime_ns, stat.st_size)
     return _load_cached(*file_key, symbol, source_tf, timeframe, _utc(start), _utc(end))
+
+
+def load_file(path: Path, timeframe: str) -> pd.DataFrame:
+    """One file's validated bars, whatever its format, as bars of ``timeframe`` (the file's own
+    timeframe: no resampling). Cached like :func:`load_market_data`: do not modify the frame.
+    Raises DataError at the first problem, ConfigError for an unknown timeframe."""
+    _check_timeframe(timeframe)
+    path = path.resolve()
+    stat = path.stat()
+    return _read_validated(str(path), stat.st_mtime_ns, stat.st_size, timeframe)
 
 
 def clear_cache() -> None:
@@ -212,46 +216,11 @@ def _load_cached(
     return MarketData(symbol=symbol, timeframe=timeframe, frame=frame, fingerprint=fp)
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
-    """The file as a frame; a file that cannot be read as its format is one DataError."""
-    try:
-        return _read_frame(path)
-    except (OSError, EOFError, ValueError, zlib.error) as e:  # pyarrow's: OSError, ValueError
-        problem, hint = _unreadable(e)
-        raise DataError(problem, file=path.name, hint=hint) from e
-
-
-def _unreadable(e: Exception) -> tuple[str, str]:
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    if isinstance(e, pd.errors.EmptyDataError):
-        return "is empty", f"the first line is the header {_HEADER}"
-    if isinstance(e, UnicodeDecodeError):
-        return f"is not UTF-8 text ({e.reason})", "save the file as UTF-8"
-    if isinstance(e, EOFError | zlib.error | gzip.BadGzipFile):
-        return f"is not a complete gzip file ({first})", "re-download it"
-    if isinstance(e, pd.errors.ParserError):
-        return f"is not a readable CSV ({first})", f"each line holds the 6 fields of {_HEADER}"
-    return f"cannot be read ({first})", "re-download it"
-
-
-_HEADER = "timestamp,open,high,low,close,volume"
-
-
-def _read_frame(path: Path) -> pd.DataFrame:
-    if path.name.endswith(".parquet"):
-        raw = pd.read_parquet(path, engine="pyarrow")
-        if "timestamp" not in raw.columns and raw.index.name == "timestamp":
-            raw = raw.reset_index()
-        return raw
-    # Timestamps as strings: pandas' own date guessing would hide which row is malformed.
-    return pd.read_csv(path, dtype={"timestamp": str})
-
-
 def _row_label(path: Path, i: int) -> str:
     """Where row ``i`` (0-based, header excluded) is, in words a user can find in the file."""
-    if path.name.endswith(".parquet"):
-        return f"row {i + 1}"
-    return f"row {i + 1} (line {i + 2} of the file)"
+    if datafiles.file_format(path) in ("csv", "csv.gz"):
+        return f"row {i + 1} (line {i + 2} of the file)"
+    return f"row {i + 1}"
 
 
 @functools.lru_cache(maxsize=4)
@@ -261,24 +230,12 @@ def _read_validated(path_str: str, mtime_ns: int, size: int, timeframe: str) -> 
     Cached on its own so a study trying several timeframes or date ranges reads each file once.
     """
     path = Path(path_str)
-    raw = _read_raw(path)
-    name = path.name
+    raw = read_raw_checked(path)
     if raw.empty:
         raise DataError(
-            "has no rows", file=name, hint="the file holds its header and no bars; re-download it"
-        )
-    got = [str(c) for c in raw.columns]
-    missing = [c for c in ("timestamp", *COLUMNS) if c not in got]
-    extra = [c for c in got if c not in ("timestamp", *COLUMNS)]
-    if missing or extra:
-        raise DataError(
-            f"columns must be exactly timestamp,{','.join(COLUMNS)}"
-            + (f"; missing {', '.join(missing)}" if missing else "")
-            + (f"; unexpected {', '.join(extra)}" if extra else ""),
-            file=name,
-            key=(missing or extra)[0],
-            value=got,
-            hint="rename or drop columns so the header reads timestamp,open,high,low,close,volume",
+            "no bars: the file holds no rows",
+            file=path.name,
+            hint="download the data again",
         )
     index = _parse_timestamps(raw["timestamp"], path)
     values = {col: _parse_numbers(raw[col], col, path) for col in COLUMNS}
@@ -288,23 +245,74 @@ def _read_validated(path_str: str, mtime_ns: int, size: int, timeframe: str) -> 
     return frame
 
 
-def _parse_timestamps(column: pd.Series, path: Path) -> pd.DatetimeIndex:
+def read_raw_checked(path: Path) -> pd.DataFrame:
+    """The file's raw frame (:func:`sweep.core.datafiles.read_raw`) once its columns are checked:
+    exactly ``timestamp`` (or freqtrade's ``date``) and the five value columns."""
+    raw = datafiles.read_raw(path)
+    got = [str(c) for c in raw.columns]
+    missing = [c for c in ("timestamp", *COLUMNS) if c not in got]
+    extra = [c for c in got if c not in ("timestamp", *COLUMNS)]
+    if missing or extra:
+        raise DataError(
+            f"columns must be exactly timestamp (or date),{','.join(COLUMNS)}"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; unexpected {', '.join(extra)}" if extra else ""),
+            file=path.name,
+            key=(missing or extra)[0],
+            value=got,
+            hint="rename or drop columns so the header reads timestamp,open,high,low,close,volume",
+        )
+    return raw
+
+
+def coerce_timestamps(column: pd.Series) -> pd.Series:
+    """A raw timestamp column as UTC datetimes, NaT where a value cannot be read.
+
+    Datetimes are kept (naive ones are UTC: freqtrade and sweep write only UTC); numbers are
+    epoch milliseconds, as freqtrade writes them; strings are ISO 8601.
+    """
     if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
-        parsed = pd.to_datetime(column, utc=True)
-    else:
-        parsed = pd.to_datetime(column, utc=True, format="ISO8601", errors="coerce")
-    # pandas may parse at a coarser unit; the frame is in nanoseconds, whose range is narrower
-    first, last = (pd.Timestamp(t, tz="UTC") for t in (pd.Timestamp.min, pd.Timestamp.max))
-    parsed = parsed.where((parsed >= first) & (parsed <= last))
+        return pd.to_datetime(column, utc=True)
+    if is_epoch(column):
+        return pd.to_datetime(column, unit="ms", utc=True, errors="coerce")
+    return pd.to_datetime(column, utc=True, format="ISO8601", errors="coerce")
+
+
+def is_epoch(column: pd.Series) -> bool:
+    """Whether a raw timestamp column holds numbers (epoch milliseconds)."""
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def looks_like_epoch_seconds(column: pd.Series) -> bool:
+    """Numeric timestamps all inside 1970's first four months (|t| < 1e10 ms): epoch SECONDS."""
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    return bool(finite.size) and float(np.abs(finite).max()) < 1e10
+
+
+def _parse_timestamps(column: pd.Series, path: Path) -> pd.DatetimeIndex:
+    epoch = is_epoch(column)
+    if epoch and looks_like_epoch_seconds(column):
+        raise DataError(
+            f"numeric timestamps look like epoch seconds at {_row_label(path, 0)}",
+            file=path.name,
+            key="timestamp",
+            value=_plain(column.iloc[0]),
+            hint="sweep reads numeric timestamps as epoch milliseconds, as freqtrade writes them",
+        )
+    parsed = coerce_timestamps(column)
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
         raise DataError(
-            f"unparseable timestamp at {_row_label(path, i)}",
+            f"{'missing or out-of-range' if epoch else 'unparseable'} timestamp at "
+            f"{_row_label(path, i)}",
             file=path.name,
             key="timestamp",
-            value=column.iloc[i],
-            hint="timestamps must be ISO 8601 UTC from 1678 to 2261, e.g. 2017-08-17T04:00:00Z",
+            value=_plain(column.iloc[i]),
+            hint="numeric timestamps are epoch milliseconds (1677 to 2262)"
+            if epoch
+            else "timestamps must be ISO 8601 UTC, e.g. 2017-08-17T04:00:00Z",
         )
     # Nanosecond resolution whatever the reader chose, so the fingerprint's int64 index is stable.
     return pd.DatetimeIndex(parsed.dt.as_unit("ns"), name="timestamp")
@@ -327,14 +335,25 @@ def _parse_numbers(column: pd.Series, key: str, path: Path) -> np.ndarray:
             f"{what} at {_row_label(path, i)}",
             file=path.name,
             key=key,
-            value=None
-            if pd.isna(original)
-            else original
-            if isinstance(original, str)
-            else float(original),
+            value=None if pd.isna(original) else _plain(original),
             hint="every bar needs all five numbers; drop the bar (a gap) rather than guess it",
         )
+    infinite = np.flatnonzero(np.isinf(numbers))
+    if infinite.size:
+        i = int(infinite[0])
+        raise DataError(
+            f"non-finite value at {_row_label(path, i)}",
+            file=path.name,
+            key=key,
+            value=_plain(column.iloc[i]),
+            hint="every price and volume must be a finite number; fix or drop the bar",
+        )
     return numbers
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds, so messages show ``inf``, not ``np.float64``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_order(index: pd.DatetimeIndex, path: Path, timeframe: str) -> None:
@@ -366,18 +385,19 @@ def _check_order(index: pd.DatetimeIndex, path: Path, timeframe: str) -> None:
 
 def _check_values(frame: pd.DataFrame, path: Path) -> None:
     o, h, low, c, v = (frame[col].to_numpy() for col in COLUMNS)
-    checks: list[tuple[np.ndarray, str, str]] = [
-        *((frame[col].to_numpy() <= 0, col, "price must be > 0") for col in COLUMNS[:4]),
+    refetch = "fix the file, or re-download it"
+    absurd = "a unit or column mix-up (epoch milliseconds are 1.7e12); check the file's columns"
+    checks: list[tuple[np.ndarray, str, str, str]] = [
+        *((frame[col].to_numpy() <= 0, col, "price must be > 0", refetch) for col in COLUMNS[:4]),
         *(
-            (frame[col].to_numpy() > MAX_PRICE, col, f"price must be at most {MAX_PRICE:.0e}")
+            (frame[col].to_numpy() > MAX_PRICE, col, f"price must be <= {MAX_PRICE:.0e}", absurd)
             for col in COLUMNS[:4]
         ),
-        (v < 0, "volume", "volume must be >= 0"),
-        (v > MAX_VOLUME, "volume", f"volume must be at most {MAX_VOLUME:.0e}"),
-        (h < np.maximum(o, c), "high", "high must be >= max(open, close)"),
-        (low > np.minimum(o, c), "low", "low must be <= min(open, close)"),
+        (v < 0, "volume", "volume must be >= 0", refetch),
+        (h < np.maximum(o, c), "high", "high must be >= max(open, close)", refetch),
+        (low > np.minimum(o, c), "low", "low must be <= min(open, close)", refetch),
     ]
-    for bad, key, rule in checks:
+    for bad, key, rule, hint in checks:
         where = np.flatnonzero(bad)
         if where.size:
             i = int(where[0])
@@ -388,7 +408,7 @@ def _check_values(frame: pd.DataFrame, path: Path) -> None:
                 file=path.name,
                 key=key,
                 value=float(row[key]),
-                hint="fix the file, or re-download it",
+                hint=hint,
             )
 
 

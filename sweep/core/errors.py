@@ -66,3 +66,7 @@ class PipelineError(SweepError, RuntimeError):
 
 class RegistryError(SweepError, RuntimeError):
     """The database is unreachable, refused a write, or has a stale schema."""
+
+
+class InstallError(SweepError, RuntimeError):
+    """The Python environment cannot run sweep as installed (e.g. two XGBoost builds at once)."""

@@ -21,6 +21,7 @@ import pandas as pd
 import xgboost as xgb
 
 from sweep.core.config import ModelConfig
+from sweep.core.install import xgboost_build
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -68,6 +69,7 @@ class XGBoostModel:
         """Train with early stopping on ``(x_valid, y_valid)``; ``nthread`` set by the caller.
         Optional sample weights per row (``training.sample_weight``) weigh the fitting loss and
         the early-stopping loss."""
+        xgboost_build()  # two XGBoost builds at once: refuse before training on either
         names = list(feature_names)
         dfit = xgb.DMatrix(
             x_fit, label=y_fit, weight=weight_fit, feature_names=names, nthread=nthread

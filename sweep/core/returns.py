@@ -12,15 +12,17 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
+if TYPE_CHECKING:  # numpy and pandas where a series is used: `sweep results` reads without them
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
+
+    FloatArray = npt.NDArray[np.float64]
 
 ENCODING = "zlib-f32le-daily"
-_EPOCH = pd.Timestamp(0, tz="UTC")
-_DAY = pd.Timedelta(days=1)
-FloatArray = npt.NDArray[np.float64]
+_EPOCH_DAY = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,17 @@ def daily_returns(index: pd.DatetimeIndex, bar_returns: FloatArray) -> DailyRetu
     """Compound per-bar returns to UTC calendar days (gaps become 0-return days)."""
     if len(index) != len(bar_returns) or len(index) == 0:
         raise ValueError("index and returns must have the same non-zero length")
+    import numpy as np
+    import pandas as pd
+
     # Whole days since the epoch; the index is sorted, so each day is one run of equal values.
-    day = np.asarray((index - _EPOCH) // _DAY, dtype=np.int64)
+    epoch, one_day = pd.Timestamp(0, tz="UTC"), pd.Timedelta(days=1)
+    day = np.asarray((index - epoch) // one_day, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
     growth = np.add.reduceat(np.log1p(np.asarray(bar_returns, dtype=np.float64)), starts)
     values = np.zeros(int(day[-1] - day[0]) + 1)
     values[day[starts] - day[0]] = np.expm1(growth)
-    return DailyReturns((_EPOCH + int(day[0]) * _DAY).date(), values)
+    return DailyReturns(_EPOCH_DAY + timedelta(days=int(day[0])), values)
 
 
 def encode(series: DailyReturns) -> bytes:
@@ -55,6 +61,8 @@ def encode(series: DailyReturns) -> bytes:
 def decode(first_day: date, n_days: int, encoding: str, data: bytes) -> DailyReturns:
     if encoding != ENCODING:
         raise ValueError(f"unknown return encoding {encoding!r}")
+    import numpy as np
+
     values = np.frombuffer(zlib.decompress(data), dtype="<f4").astype(np.float64)
     if len(values) != n_days:
         raise ValueError(f"stored series has {len(values)} days, expected {n_days}")
@@ -63,6 +71,8 @@ def decode(first_day: date, n_days: int, encoding: str, data: bytes) -> DailyRet
 
 def align(series: list[DailyReturns]) -> tuple[date, FloatArray]:
     """The days every series covers (the intersection), as a days x series matrix."""
+    import numpy as np
+
     if not series:
         raise ValueError("no series to align")
     start = max(s.first_day for s in series)

@@ -288,8 +288,13 @@ def remove_model(model_path: Path) -> None:
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
+    from sweep.core.install import find_xgboost
+
     out = {"sweep": __version__}
-    for pkg in ("xgboost", "ta-lib", "numpy", "pandas", "optuna"):
+    # xgboost-cpu or xgboost (CUDA): the same library, so the version goes under "xgboost"
+    for name, installed in find_xgboost().items():
+        out["xgboost"] = installed if name == "xgboost" else f"{installed} ({name})"
+    for pkg in ("ta-lib", "numpy", "pandas", "optuna"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -4,7 +4,7 @@ command-line options, each refused the same way.
 The promise, checked for every case: exit 2; nothing on stdout and exactly one line on stderr,
 naming the file (or option), the key and the value, with a hint; no traceback; nothing written
 (the registry's experiments and model_results, sweep_studies, Optuna's studies and trials, model
-files). Most cases run in-process through the CLI's entry function ``sweep.cli.main.main``; a sample
+files). Most cases run in-process through the CLI's entry function ``sweep.cli.main``; a sample
 runs as real subprocesses. On top, hypothesis mutates the shipped experiment and space files
 (values, keys, bytes) and checks that every mutant is accepted or refused in one line, never with
 a traceback, before anything would be written.

@@ -221,6 +221,9 @@ BAD_VALUES: list[tuple[str, Any, str, str]] = [
     ("timeframe", "3h", "unknown timeframe; one of 1m, 5m", "'3h'"),
     ("symbol", "btcusdt", "BASE/QUOTE", "'btcusdt'"),
     ("symbol", "BTC-USDT", "BASE/QUOTE", "'BTC-USDT'"),
+    ("symbol", "BTC/USDT:", "BASE/QUOTE", "'BTC/USDT:'"),
+    ("symbol", "BTC/USDT:USDT:X", "BASE/QUOTE", "'BTC/USDT:USDT:X'"),
+    ("symbol", "BTC/usdt:USDT", "futures: BTC/USDT:USDT", "'BTC/usdt:USDT'"),
     ("experiment_id", "../x", "safe name", "'../x'"),
     ("experiment_id", "a/b", "safe name", "'a/b'"),
     ("experiment_id", "has space", "safe name", "'has space'"),
@@ -247,6 +250,13 @@ def test_bad_value_names_file_key_and_value(
     assert message.startswith(f"{path}: {key} (line ")
     assert fragment in message
     assert f"(got {shown})" in message
+
+
+@pytest.mark.parametrize("symbol", ["BTC/USDT", "XAU/USD", "BTC/USDT:USDT", "1000PEPE/USDT:USDT"])
+def test_symbols_spot_and_freqtrade_futures(tmp_path: Path, symbol: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(with_value("symbol", symbol)))
+    assert load_experiment(path).symbol == symbol
 
 
 def test_boolean_is_not_an_integer(tmp_path: Path) -> None:

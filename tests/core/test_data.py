@@ -81,9 +81,9 @@ def test_missing_file_lists_every_name_looked_for(tmp_path: Path) -> None:
     with pytest.raises(DataFileNotFound) as info:
         find_data_file("SOL/USDT", "4h", tmp_path)
     message = str(info.value)
-    for tf in ("4h", "2h", "1h", "30m", "15m", "5m", "1m"):
-        for ext in (".parquet", ".csv.gz", ".csv"):
-            assert f"SOL_USDT-{tf}{ext}" in message
+    # one brace pattern: every timeframe that can make 4h bars, every format
+    looked = "SOL_USDT-{4h,1m,5m,15m,30m,1h,2h}.{parquet,feather,csv.gz,csv,json.gz,json}"
+    assert looked in message
     assert "6h" not in message  # does not divide 4h
     assert str(tmp_path) in message
     assert "SWEEP_DATA_DIR" in message and "SOL_USDT-4h.csv.gz" in message
