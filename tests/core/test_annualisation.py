@@ -20,9 +20,9 @@ import yaml
 from conftest import DATA_DIR, SEED_YAML, run_cli, seed_with
 
 from sweep.core.annualisation import measure_bars_per_year, resolve_bars_per_year
-from sweep.core.config import validate_experiment
 from sweep.core.data import MarketData, load_market_data
 from sweep.core.errors import ConfigError
+from sweep.core.experiment import validate_experiment
 from sweep.core.metrics import sharpe
 from sweep.core.pipeline import run_pipeline
 from sweep.core.returns import daily_returns

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from conftest import SEED_YAML
 
-from sweep.core.config import validate_experiment
 from sweep.core.data import load_market_data
+from sweep.core.experiment import validate_experiment
 from sweep.core.pipeline import run_pipeline
 from sweep.study.runner import load_dataset
 

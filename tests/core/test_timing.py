@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sweep.core.backtest import run_backtest
-from sweep.core.config import validate_experiment
+from sweep.core.experiment import validate_experiment
 from sweep.core.metrics import bh_return, compute_metrics, max_drawdown, sharpe, sortino
 from sweep.core.pipeline import run_pipeline
 from sweep.core.timing import (
