@@ -141,3 +141,30 @@ def test_the_readme_example_runs_as_written(
     exec(compile(code.group(1), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "net_return" in out
+
+
+ORACLE_TARGETS = [
+    ({"type": "trade", "threshold": 0.002}, "long"),
+    ({"type": "trade", "threshold": 0.002}, "short"),
+    ({"type": "triple_barrier", "take_profit": 0.03, "stop_loss": 0.015}, "long"),
+    ({"type": "triple_barrier", "take_profit": 0.03, "stop_loss": 0.015}, "short"),
+    (
+        {"type": "triple_barrier", "take_profit": 2.0, "stop_loss": 1.0, "atr_multiple": True},
+        "long",
+    ),
+]
+
+
+@pytest.mark.parametrize(("target", "side"), ORACLE_TARGETS)
+def test_the_oracle_contract_through_the_public_api(target: dict[str, object], side: str) -> None:
+    """With probability = label, every trade the backtest enters is the trade the label named:
+    `trade` nets more than its threshold, `triple_barrier` (take-profit above costs) wins."""
+    data = seed_with("target", target)
+    data["position"]["side"] = side
+    cfg = sweep.load_config(data)
+    bars = sweep.load_bars(cfg)
+    y = sweep.labels(cfg, bars)
+    bt = sweep.backtest(cfg, bars, y)
+    assert len(bt.trades) > 50, "the oracle trades"
+    floor = float(target.get("threshold", 0.0))  # type: ignore[arg-type]
+    assert (bt.trades["net_return"] > floor).all(), bt.trades.sort_values("net_return").head()
