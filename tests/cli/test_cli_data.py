@@ -26,7 +26,7 @@ from sweep.core.data import clear_cache, load_market_data
 from sweep.core.errors import InstallError
 from sweep.core.install import XGBOOST_DISTRIBUTIONS, check_xgboost, find_xgboost
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "data"
 SHIPPED = sorted(p.name for p in DATA_DIR.glob("*.csv.gz"))
 HEADER = "timestamp,open,high,low,close,volume\n"

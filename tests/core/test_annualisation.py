@@ -29,7 +29,7 @@ from sweep.core.returns import daily_returns
 from sweep.core.stats import sharpe_stats
 from sweep.study.runner import load_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLOSING = ("XAU_USD-1h.csv.gz", "USD_JPY-1h.csv.gz")
 
 

@@ -22,7 +22,7 @@ from sweep.core.data import MAX_PRICE, clear_cache, load_market_data
 from sweep.core.datafiles import scan_data_dir
 from sweep.core.errors import DataError, DataFileNotFound
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 HEADER = "timestamp,open,high,low,close,volume\n"
 
 

@@ -12,7 +12,7 @@ import pytest
 from sweep.core.data import clear_cache, find_data_file, load_market_data, read_raw_checked
 from sweep.core.datacheck import DataReport, build_report, check_bars, measure_coverage, report_rows
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
 def good_raw(n: int = 24) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from sweep.core.experiment import validate_experiment
 from sweep.core.pipeline import run_pipeline
 from sweep.study.runner import load_dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import synthetic
 
 FloatArray = npt.NDArray[np.float64]
