@@ -189,25 +189,25 @@ BAD_FILES: list[tuple[str, bytes, str | None, str]] = [
         "BTC_USDT-1h.csv",
         bad_row("2024-01-01T05:00:00Z,100,inf,99,100,1\n").encode(),
         "high",
-        "non-finite value at row 6 (line 7 of the file) (got inf)",
+        "not a finite number at row 6 (line 7 of the file) (got inf)",
     ),
     (
         "BTC_USDT-1h.csv",
         bad_row("2024-01-01T05:00:00Z,-Infinity,101,99,100,1\n").encode(),
         "open",
-        "non-finite value",
+        "not a finite number",
     ),
     (
         "BTC_USDT-1h.csv",
         bad_row("2024-01-01T05:00:00Z,100,1e400,99,100,1\n").encode(),
         "high",
-        "non-finite value",
+        "not a finite number",
     ),
     (
         "BTC_USDT-1h.csv",
         bad_row("2024-01-01T05:00:00Z,100,101,99,100,inf\n").encode(),
         "volume",
-        "non-finite value",
+        "not a finite number",
     ),
     (
         "BTC_USDT-1h.csv",
@@ -254,7 +254,7 @@ BAD_FILES: list[tuple[str, bytes, str | None, str]] = [
         "BTC_USDT-1h.json",
         b"[[1704067200000,100,Infinity,99,100.5,10]]",
         "high",
-        "non-finite value at row 1",
+        "not a finite number at row 1",
     ),
     ("BTC_USDT-1h.json", b"[[1704067200000,100,NaN,99,100.5,10]]", "high", "missing value"),
     (
@@ -322,6 +322,6 @@ def test_no_inf_reaches_the_frame_of_any_format(tmp_path: Path, btc: pd.DataFram
         with pytest.raises(DataError) as info:
             load_market_data("BTC/USDT", "1h", folder)
         # to_json writes inf as null: freqtrade's JSON cannot hold it, so it arrives as missing
-        expected = "missing value (NaN)" if fmt.startswith("json") else "non-finite value"
+        expected = "missing value (NaN)" if fmt.startswith("json") else "not a finite number"
         assert f"{expected} at row 8" in info.value.message
         assert info.value.key == "high"

@@ -36,4 +36,8 @@ def test_seed_metrics_are_bit_identical_to_the_pinned_run(name: str) -> None:
         data["training"]["cv"] = {"type": "walk_forward", "folds": 4, "mode": "expanding"}
     cfg = validate_experiment(data)
     result = run_pipeline(cfg, load_dataset(cfg))
-    assert result.metrics == PINNED[name]["metrics"]
+    pinned = PINNED[name]["metrics"]
+    # Every pinned figure is the same to the bit; later versions add metrics of their own
+    # (timing_p, alpha_exposure, bars_per_year), which change none of the pinned ones.
+    assert {k: result.metrics.get(k) for k in pinned} == pinned
+    assert set(result.metrics) - set(pinned) <= {"timing_p", "alpha_exposure", "bars_per_year"}
