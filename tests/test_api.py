@@ -168,3 +168,13 @@ def test_the_oracle_contract_through_the_public_api(target: dict[str, object], s
     assert len(bt.trades) > 50, "the oracle trades"
     floor = float(target.get("threshold", 0.0))  # type: ignore[arg-type]
     assert (bt.trades["net_return"] > floor).all(), bt.trades.sort_values("net_return").head()
+
+
+def test_sweep_stats_stays_where_users_import_it() -> None:
+    import sweep.core.stats as core
+    import sweep.stats as public
+
+    for name in public.__all__:
+        assert getattr(public, name) is getattr(core, name), name
+    sr = public.probabilistic_sharpe_ratio(0.1, 250, 0.0, 3.0)
+    assert 0.9 < sr < 1.0

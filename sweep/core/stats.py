@@ -50,6 +50,7 @@ __all__ = [
     "min_track_record_length",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
+    "sharpe_interval",
     "sharpe_stats",
     "trial_sharpe_variance",
 ]
