@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from sweep.core.config import study_name_problem
 
 MAX_TRIALS = 1_000_000  # as sweep.trials: trial ids run to <study>-t1000000
 MAX_JOBS = 1024  # worker processes on one machine; more is a typo (scale out with more machines)
@@ -101,6 +100,8 @@ def seconds(text: str) -> float:
 
 def study_name(text: str) -> str:
     """A study name: a safe name that leaves room for its trial ids."""
+    from sweep.core.config import study_name_problem  # pydantic: not at `sweep --help`
+
     problem = study_name_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(f"{problem} (got {_shown(text)}); e.g. btc-4h-v2")

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sweep.study.summary import pct
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "format_table", "num", "pct"]
+
+
+def pct(v: Any, signed: bool = False) -> str:
+    """A fraction as a percentage with one decimal (the summary's own formatter, imported on first
+    use: the study layer pulls in the database driver, and `sweep --help` must stay light)."""
+    from sweep.study.summary import pct as summary_pct
+
+    return summary_pct(v, signed)
 
 
 def num(v: Any) -> str:
