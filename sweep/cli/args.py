@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-
 MAX_TRIALS = 1_000_000  # as sweep.trials: trial ids run to <study>-t1000000
 MAX_JOBS = 1024  # worker processes on one machine; more is a typo (scale out with more machines)
 MAX_TIMEOUT_S = 366 * 24 * 3600  # a year; a longer study is stopped with Ctrl-C, not a clock
