@@ -45,6 +45,10 @@ COLUMNS: tuple[str, ...] = datafiles.VALUE_COLUMNS
 EXTENSIONS: tuple[str, ...] = tuple(datafiles.FORMATS)
 
 MAX_PRICE = 1e12
+MAX_VOLUME = 1e18
+"""Volumes above this are parsing errors, not trades: the largest hourly volume of a meme token
+is near 1e15 units, while 1e300 overflows the volume features (price x volume, squared
+deviations) to infinity."""
 """Prices above this are refused as a unit or column error, not a market. The dearest quotes
 that exist are about 1e10 (a bitcoin in Iranian rials or Vietnamese dong; BRK.A is 7e5), while
 the usual mistakes land far above: epoch milliseconds shifted into a price column are 1.7e12,
@@ -275,7 +279,12 @@ def coerce_timestamps(column: pd.Series) -> pd.Series:
         return pd.to_datetime(column, utc=True)
     if is_epoch(column):
         return pd.to_datetime(column, unit="ms", utc=True, errors="coerce")
-    return pd.to_datetime(column, utc=True, format="ISO8601", errors="coerce")
+    # Years outside pandas' nanosecond range (1678-2261) raise even with errors="coerce": they
+    # become NaT here, so the row is named as unparseable instead of a traceback.
+    text = column.astype("string")
+    year = pd.to_numeric(text.str.extract(r"^\s*([+-]?\d{4,})", expand=False), errors="coerce")
+    text = text.where(~((year > 2261) | (year < 1678)))
+    return pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
 
 
 def is_epoch(column: pd.Series) -> bool:
@@ -394,6 +403,7 @@ def _check_values(frame: pd.DataFrame, path: Path) -> None:
             for col in COLUMNS[:4]
         ),
         (v < 0, "volume", "volume must be >= 0", refetch),
+        (v > MAX_VOLUME, "volume", f"volume must be <= {MAX_VOLUME:.0e}", absurd),
         (h < np.maximum(o, c), "high", "high must be >= max(open, close)", refetch),
         (low > np.minimum(o, c), "low", "low must be <= min(open, close)", refetch),
     ]

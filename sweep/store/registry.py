@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -26,9 +26,10 @@ from pydantic import ValidationError
 from sweep.core.config import ExperimentConfig
 from sweep.core.errors import ConfigError, RegistryError
 from sweep.core.returns import ENCODING, DailyReturns, encode
-from sweep.core.timing import ENCODING as TIMING_ENCODING
-from sweep.core.timing import TimingScores, encode_scores
 from sweep.store.db import connect, masked
+
+if TYPE_CHECKING:
+    from sweep.core.timing import TimingScores
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,10 @@ class ResultRow:
 
 
 def _timing_params(scores: TimingScores | None) -> dict[str, Any]:
+    # numpy: loaded only when a run is recorded, so `sweep results` stays light
+    from sweep.core.timing import ENCODING as TIMING_ENCODING
+    from sweep.core.timing import encode_scores
+
     if scores is None:
         return dict.fromkeys(
             ("timing_objective", "timing_draws", "timing_encoding", "timing_data"), None

@@ -115,7 +115,7 @@ def test_data_list_shows_why_a_file_is_refused(
     assert code == 1  # a file sweep would refuse
     status = {r["file"]: r["status"] for r in json.loads(out)}
     assert status["BTC_USDT-1h.csv.gz"] == "ok"
-    assert status["ETH_USDT-1h.csv"].startswith("high: non-finite value at row 1")
+    assert status["ETH_USDT-1h.csv"].startswith("high: not a finite number at row 1")
     assert status["SOL_USDT-1h.csv.gz"].startswith("truncated or corrupt gzip data")
     assert status["ADA_USDT-3m.feather"] == "timeframe 3m is not one sweep reads"
 
@@ -267,8 +267,8 @@ def test_run_refuses_a_bar_with_inf_high_and_writes_nothing(workdir: Path) -> No
     res = cli(workdir, "run", seed_on(workdir, bad, "inf-high"))
     assert res.returncode == 2 and res.stdout == "", res.stderr
     assert res.stderr.splitlines() == [
-        "error: BTC_USDT-1h.csv.gz: high: non-finite value at row 5001 (line 5002 of the file) "
-        "(got inf); every price and volume must be a finite number; fix or drop the bar"
+        "error: BTC_USDT-1h.csv.gz: high: not a finite number at row 5001 (line 5002 of the file) "
+        "(got inf); every bar needs all five numbers; drop the bar (a gap) rather than guess it"
     ]
     assert registry_counts(os.environ["SWEEP_DATABASE_URL"]) == (0, 0)
     assert not (workdir / ".sweep" / "models").exists()

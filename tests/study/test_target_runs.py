@@ -198,7 +198,8 @@ def test_the_seed_reruns_on_a_registry_that_stored_its_old_full_config(
     shutil.copy(SEED_YAML, workdir / "experiments" / SEED_YAML.name)
     assert main(["run", f"experiments/{SEED_YAML.name}", "--json"]) == 0, capsys.readouterr()
     out = json.loads(capsys.readouterr().out)
-    assert out["metrics"] == PINNED["seed"]["metrics"]
+    pinned = PINNED["seed"]["metrics"]
+    assert {k: out["metrics"].get(k) for k in pinned} == pinned  # later metrics are added
     stored = sql(registry, "SELECT config, config_hash FROM experiments")
     assert len(stored) == 1
     assert stored[0]["config_hash"] == seed.fingerprint()  # the row now in today's form
@@ -250,9 +251,11 @@ def test_a_trade_study_tunes_side_threshold_and_sample_weight(study_dir: StudyDi
     cfgs = [validate_experiment(r["config"]) for r in rows]
     assert {c.position.side for c in cfgs} == {"long", "short"}
     assert {c.training.sample_weight for c in cfgs} == {"none", "uniqueness"}
-    for cfg, r in zip(cfgs, rows, strict=True):
+    for cfg in cfgs:
+        # a study scores on walk-forward folds (5 by default): the folds' purge follows the
+        # trade's reach (tests/core/test_label_split.py checks the gaps of every target type)
         assert cfg.target.type == "trade" and cfg.target.horizon is None
-        assert r["test_from"] - r["train_to"] >= (cfg.position.hold_max + 1) * FOUR_HOURS
+        assert cfg.training.cv is not None and cfg.training.cv.folds == 5
 
 
 def test_a_triple_barrier_walk_forward_study_exports_a_reproducible_trial(

@@ -142,7 +142,7 @@ def daily_space(min_samples: int) -> dict[str, object]:
 def test_default_folds_shrink_to_fit_short_data_and_say_so(
     workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    space = parse_space(daily_space(200), file="daily.yaml")
+    space = parse_space(daily_space(300), file="daily.yaml")
     fitted = fit_default_folds(space)
     folds = fitted.template["training"]["cv"]["folds"]
     assert 2 <= folds < 5
