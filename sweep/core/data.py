@@ -45,14 +45,15 @@ COLUMNS: tuple[str, ...] = datafiles.VALUE_COLUMNS
 EXTENSIONS: tuple[str, ...] = tuple(datafiles.FORMATS)
 
 MAX_PRICE = 1e12
-MAX_VOLUME = 1e18
-"""Volumes above this are parsing errors, not trades: the largest hourly volume of a meme token
-is near 1e15 units, while 1e300 overflows the volume features (price x volume, squared
-deviations) to infinity."""
 """Prices above this are refused as a unit or column error, not a market. The dearest quotes
 that exist are about 1e10 (a bitcoin in Iranian rials or Vietnamese dong; BRK.A is 7e5), while
 the usual mistakes land far above: epoch milliseconds shifted into a price column are 1.7e12,
-prices in wei 1e18. Volumes are not bounded: a meme coin legitimately trades 1e15 units."""
+prices in wei 1e18. Volumes are bounded only far above any market (MAX_VOLUME)."""
+MAX_VOLUME = 1e30
+"""Volumes above this are parsing errors, not trades. Markets legitimately reach 1e15 units an
+hour (meme tokens) and beyond in tiny units, so the bound is far above them; it only keeps the
+volume features finite: 1e300 overflows price x volume and squared deviations to infinity,
+while 1e30 x a price of 1e12, squared, stays far inside float64."""
 
 
 def _check_timeframe(timeframe: str) -> pd.Timedelta:

@@ -630,7 +630,7 @@ CASES: list[Case] = [
         "volume-absurd",
         "BTC_USDT-4h.csv",
         bars(60, row=9, col="volume", text="1e300"),
-        ": volume: volume must be <= 1e+18",
+        ": volume: volume must be <= 1e+30",
     ),
     data(
         "close-zero",
