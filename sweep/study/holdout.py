@@ -39,7 +39,9 @@ class HoldoutResult:
     (the same symbol and timeframe, overlapping windows); ``scorings`` counts other results that
     scored these bars, by study (``""``: single runs). ``psr`` is the probability that the true
     Sharpe ratio is above 0, and ``sharpe_interval`` a 95% interval for the annualised Sharpe
-    ratio, both from the look's daily returns."""
+    ratio, both from the look's daily returns; ``daily_sharpe`` is the annualised Sharpe of those
+    daily returns, the point the interval is centred on. It can differ from the bar-level
+    ``metrics["sharpe"]`` when there are few trades, so both are shown."""
 
     experiment_id: str
     trial_number: int
@@ -56,6 +58,7 @@ class HoldoutResult:
     scorings: dict[str, int] = field(default_factory=dict)
     psr: float | None = None
     sharpe_interval: tuple[float, float] | None = None
+    daily_sharpe: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -195,7 +198,7 @@ def _sharpe_figures(conn: Connection, result_id: int) -> dict[str, Any]:
     except StatsError:  # never traded (flat), or too few days
         return {}
     k = math.sqrt(DAYS_PER_YEAR)
-    return {"psr": psr, "sharpe_interval": (lo * k, hi * k)}
+    return {"psr": psr, "sharpe_interval": (lo * k, hi * k), "daily_sharpe": st.sr * k}
 
 
 def holdout_line(h: HoldoutResult) -> str:
@@ -207,8 +210,9 @@ def holdout_line(h: HoldoutResult) -> str:
     alpha = "n/a" if m.get("alpha") is None else f"{float(m['alpha']) * 100:+.1f}%"
     verdict = "passed" if h.gate_passed else "failed: " + ", ".join(h.gate_failures)
     ci = (
-        f" (95% {h.sharpe_interval[0]:.2f}..{h.sharpe_interval[1]:.2f}, PSR {h.psr:.2f})"
-        if h.sharpe_interval is not None and h.psr is not None
+        f" (on days {h.daily_sharpe:.2f}, 95% {h.sharpe_interval[0]:.2f}.."
+        f"{h.sharpe_interval[1]:.2f}, PSR {h.psr:.2f})"
+        if h.sharpe_interval is not None and h.psr is not None and h.daily_sharpe is not None
         else ""
     )
     return (

@@ -97,11 +97,15 @@ def test_holdout_is_evaluated_once_per_trial_and_every_look_is_counted(
     assert "look 1 of 1 on these bars" in first.stdout
     # its own study's folds end where the holdout starts: they did not score these bars
     assert "scored them" not in first.stdout
-    assert re.search(
-        r"Sharpe -?\d+\.\d\d \(95% -?\d+\.\d\d\.\.-?\d+\.\d\d, PSR 0\.\d\d\)", first.stdout
-    ) or (
-        "Sharpe 0.00," in first.stdout  # a look that never traded has no interval
-    ), first.stdout
+    shown = re.search(
+        r"Sharpe -?\d+\.\d\d \(on days (-?\d+\.\d\d), 95% (-?\d+\.\d\d)\.\.(-?\d+\.\d\d), "
+        r"PSR [01]\.\d\d\)",
+        first.stdout,
+    )
+    assert shown or "Sharpe 0.00," in first.stdout, first.stdout  # never traded: no interval
+    if shown:  # the interval is centred on the daily Sharpe it is shown with
+        daily, lo, hi = (float(g) for g in shown.groups())
+        assert lo <= daily <= hi, first.stdout
     again = run_cli("holdout", wf_study, cwd=workdir, env=_env())
     assert "look 1 of 1" in again.stdout and "not a new look" in again.stdout
     flagged = _rows(clean_db, "SELECT experiment_id FROM model_results WHERE holdout")
