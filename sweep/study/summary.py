@@ -159,7 +159,7 @@ def summary_lines(s: StudySummary) -> list[str]:
     st = s.stats
     lines = [
         f"study {s.name}: {s.n_results} trials registered ({states}; target {s.n_target}), "
-        f"{s.n_passed} passed the gate, status {s.status}",
+        f"{s.n_passed} passed the per-trial gate, status {s.status}",
         verdict_line(st.get("verdict"), st.get("verdict_reasons"))
         if s.status != "running"
         else verdict_line(None, None),
@@ -208,19 +208,33 @@ def summary_lines(s: StudySummary) -> list[str]:
 
 
 def _verdict(s: StudySummary) -> str:
-    """Why the chosen trial is the one (the pools of :func:`pick_best`, in order)."""
+    """Why the chosen trial is the one (the pools of :func:`pick_best`, in order), and, when the
+    study ended without an edge, that the choice is no winner: the best of a study that found no
+    edge is what selection bias looks like, whatever its own gate said."""
+    why = _pool(s)
+    verdict = s.stats.get("verdict") if s.status != "running" else None
+    if verdict == "no_edge":
+        return f"{why}; not a winner: the study found no edge"
+    if verdict == "undecided":
+        return f"{why}; not a winner: too few trials for the study to decide"
+    return why
+
+
+def _pool(s: StudySummary) -> str:
     assert s.best is not None
     passed = passed_own_gate(s.best)
     if not s.thresholds:
-        return "passed the gate" if passed else "no trial passed the gate"
+        return "passed the per-trial gate" if passed else "no trial passed the per-trial gate"
     met = is_feasible(s.best, s.thresholds)
     if met and passed:
-        return "met the constraints and passed the gate"
+        return "met the constraints and passed the per-trial gate"
     if met:
-        return "met the constraints; no trial that met them passed the gate"
+        return "met the constraints; no trial that met them passed the per-trial gate"
     if passed:
-        return "passed the gate; no trial met the constraints"
-    return "no trial met the constraints or passed the gate; the closest to the constraints"
+        return "passed the per-trial gate; no trial met the constraints"
+    return (
+        "no trial met the constraints or passed the per-trial gate; the closest to the constraints"
+    )
 
 
 def study_summary_lines(conn: Connection, name: str) -> list[str]:

@@ -10,6 +10,9 @@ import pytest
 from sweep.study.summary import StudySummary, pick_best, summary_lines
 
 GATE_FAIL = ["sharpe 0.50 < 1.00"]
+CLOSEST = (
+    "no trial met the constraints or passed the per-trial gate; the closest to the constraints"
+)
 
 
 def row(
@@ -46,27 +49,31 @@ def summary(rows: list[dict[str, Any]], thresholds: dict[str, float], **stats: A
     ("rows", "chosen", "verdict"),
     [
         # met and passed: the best of those, not the higher-Sharpe infeasible trial
-        ([row(1, 2.0, 5), row(2, 1.2, 40)], "s-t0002", "met the constraints and passed the gate"),
+        (
+            [row(1, 2.0, 5), row(2, 1.2, 40)],
+            "s-t0002",
+            "met the constraints and passed the per-trial gate",
+        ),
         (
             [row(1, 2.0, 5), row(2, 0.5, 40, GATE_FAIL)],
             "s-t0002",
-            "met the constraints; no trial that met them passed the gate",
+            "met the constraints; no trial that met them passed the per-trial gate",
         ),
         (
             [row(1, 2.0, 5), row(2, 0.5, 5, GATE_FAIL)],
             "s-t0001",
-            "passed the gate; no trial met the constraints",
+            "passed the per-trial gate; no trial met the constraints",
         ),
         (
             [row(1, 0.4, 5, GATE_FAIL), row(2, 0.5, 5, GATE_FAIL)],
             "s-t0002",
-            "no trial met the constraints or passed the gate; the closest to the constraints",
+            CLOSEST,
         ),
         # a configuration that never trades (Sharpe 0) is not the closest: the least shortfall is
         (
             [row(1, 0.0, 0, GATE_FAIL), row(2, -0.3, 25, GATE_FAIL)],
             "s-t0002",
-            "no trial met the constraints or passed the gate; the closest to the constraints",
+            CLOSEST,
         ),
     ],
 )
@@ -80,7 +87,9 @@ def test_the_verdict_names_the_pool_the_chosen_trial_came_from(
 
 def test_without_constraints_the_verdict_is_the_gates() -> None:
     lines = summary_lines(summary([row(1, 2.0, 5, GATE_FAIL)], {}))
-    assert "(no trial passed the gate)" in next(ln for ln in lines if ln.startswith("best: "))
+    assert "(no trial passed the per-trial gate)" in next(
+        ln for ln in lines if ln.startswith("best: ")
+    )
     assert not any(ln.startswith("constraints ") for ln in lines)
 
 
@@ -90,3 +99,25 @@ def test_pbo_is_shown_when_there_is_no_deflated_sharpe_ratio() -> None:
     without = summary_lines(summary([row(1, 0.0, 0)], {}, n_trials=9, dsr=None, pbo=0.58))
     (line,) = [ln for ln in without if ln.startswith("selection bias")]
     assert "no deflated Sharpe ratio" in line and line.endswith("PBO 0.580")
+
+
+@pytest.mark.parametrize(
+    ("verdict", "disowned"),
+    [
+        ("no_edge", "not a winner: the study found no edge"),
+        ("undecided", "not a winner: too few trials for the study to decide"),
+        ("edge", None),
+        (None, None),
+    ],
+)
+def test_the_best_of_a_study_without_an_edge_is_not_called_a_winner(
+    verdict: str | None, disowned: str | None
+) -> None:
+    stats = {"verdict": verdict, "verdict_reasons": ["DSR 0.12 < 0.95"]} if verdict else {}
+    lines = summary_lines(summary([row(1, 2.0, 40)], {"min_trades": 30.0}, **stats))
+    best = next(ln for ln in lines if ln.startswith("best: "))
+    assert best.startswith("best: s-t0001 (met the constraints and passed the per-trial gate")
+    if disowned:
+        assert best.split(" — ")[0].endswith(f"; {disowned})"), best
+    else:
+        assert "not a winner" not in best, best
