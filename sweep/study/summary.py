@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 
 from sweep.core.gate import PER_RUN_CHECKS, feasible, format_threshold, shortfall
 from sweep.store.registry import Connection, query
-from sweep.study.verdict import STUDY_FAILURE_PREFIX, verdict_line
+from sweep.study.verdict import PBO_CAUTION, STUDY_FAILURE_PREFIX, verdict_line
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,9 @@ def summary_lines(s: StudySummary) -> list[str]:
         if s.status != "running"
         else verdict_line(None, None),
     ]
+    caution = pbo_caution(st) if s.status != "running" else None
+    if caution:
+        lines.append(caution)
     if s.thresholds:
         n_ok = s.by_status.get("ok", 0)
         lines.append(
@@ -205,6 +208,20 @@ def summary_lines(s: StudySummary) -> list[str]:
     if s.failures:
         lines.append("failures: " + "; ".join(f"{n}× {reason}" for reason, n in s.failures.items()))
     return lines
+
+
+def pbo_caution(stats: dict[str, Any]) -> str | None:
+    """A caution line when PBO is high but not one of the verdict's checks (PBO asks whether the
+    choice among configurations holds, not whether there is an edge: :mod:`sweep.study.verdict`)."""
+    pbo = stats.get("pbo")
+    reasons = stats.get("verdict_reasons") or []
+    if pbo is None or float(pbo) <= PBO_CAUTION or any(str(r).startswith("PBO") for r in reasons):
+        return None
+    return (
+        f"caution: PBO {float(pbo):.2f} > {PBO_CAUTION:.2f}: the in-sample best configuration is "
+        "more often than not below the out-of-sample median, so the choice among configurations "
+        "is unstable (`gate.max_pbo` makes this a check)"
+    )
 
 
 def _verdict(s: StudySummary) -> str:

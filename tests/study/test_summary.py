@@ -121,3 +121,24 @@ def test_the_best_of_a_study_without_an_edge_is_not_called_a_winner(
         assert best.split(" — ")[0].endswith(f"; {disowned})"), best
     else:
         assert "not a winner" not in best, best
+
+
+@pytest.mark.parametrize(
+    ("pbo", "reasons", "cautioned"),
+    [
+        (0.58, ["DSR 0.98 >= 0.95", "timing p 0.001 <= 0.05"], True),  # high, not a check
+        (0.42, ["DSR 0.98 >= 0.95", "timing p 0.001 <= 0.05"], False),  # not high
+        (0.58, ["PBO 0.58 > 0.50", "DSR 0.98 >= 0.95"], False),  # a check: the verdict says it
+        (None, ["DSR 0.98 >= 0.95"], False),
+    ],
+)
+def test_a_high_pbo_that_is_not_a_check_is_a_caution(
+    pbo: float | None, reasons: list[str], cautioned: bool
+) -> None:
+    stats = {"verdict": "edge", "verdict_reasons": reasons, "pbo": pbo}
+    lines = summary_lines(summary([row(1, 2.0, 40)], {}, **stats))
+    got = [ln for ln in lines if ln.startswith("caution: PBO")]
+    assert bool(got) is cautioned, lines
+    if cautioned:
+        assert lines.index(got[0]) == 2  # right after the verdict
+        assert got[0].startswith("caution: PBO 0.58 > 0.50")

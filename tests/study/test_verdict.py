@@ -16,20 +16,32 @@ from sweep.study.verdict import (
 )
 
 DEFAULTS = resolve_study_gate(None)
+ALL_ON = resolve_study_gate({"max_pbo": 0.5})  # PBO made a check, as a space file can
 GOOD = {"min_dsr": 0.99, "max_pbo": 0.1, "max_timing_p": 0.01}
 
 
 def test_defaults_for_studies_and_null_switches_a_check_off() -> None:
-    assert DEFAULTS == {"min_dsr": 0.95, "max_pbo": 0.5, "max_timing_p": 0.05}
+    assert DEFAULTS == {"min_dsr": 0.95, "max_pbo": None, "max_timing_p": 0.05}
+    assert ALL_ON == {"min_dsr": 0.95, "max_pbo": 0.5, "max_timing_p": 0.05}
     got = resolve_study_gate({"min_dsr": 0.9, "max_pbo": None, "min_sharpe": 2.0})
     assert got == {"min_dsr": 0.9, "max_pbo": None, "max_timing_p": 0.05}
 
 
 def test_every_check_passing_is_an_edge_with_each_check_named() -> None:
-    v = decide(MIN_TRIALS, GOOD, DEFAULTS)
+    v = decide(MIN_TRIALS, GOOD, ALL_ON)
     assert v.verdict == "edge" and v.is_edge
     assert v.reasons == ["DSR 0.99 >= 0.95", "PBO 0.10 <= 0.50", "timing p 0.01 <= 0.05"]
     assert v.failures("s") == []
+
+
+def test_by_default_pbo_is_not_a_check_so_a_shared_real_signal_is_not_vetoed() -> None:
+    # planted-s4 of the verdict bench: a real signal, DSR 0.98, timing p 0.001, PBO 0.58
+    v = decide(60, {"min_dsr": 0.98, "max_pbo": 0.58, "max_timing_p": 0.001}, DEFAULTS)
+    assert v.verdict == "edge"
+    assert v.reasons == ["DSR 0.98 >= 0.95", "timing p 0.001 <= 0.05"]
+    assert decide(
+        60, {"min_dsr": 0.98, "max_pbo": 0.58, "max_timing_p": 0.001}, ALL_ON
+    ).verdict == ("no_edge")
 
 
 @pytest.mark.parametrize(
@@ -41,7 +53,7 @@ def test_every_check_passing_is_an_edge_with_each_check_named() -> None:
     ],
 )
 def test_any_failing_check_is_no_edge_and_named_first(key: str, value: float, reason: str) -> None:
-    v = decide(60, {**GOOD, key: value}, DEFAULTS)
+    v = decide(60, {**GOOD, key: value}, ALL_ON)
     assert v.verdict == "no_edge"
     assert v.reasons[0] == reason
     assert len(v.reasons) == 3  # the passing checks follow, so every value is shown
@@ -77,7 +89,7 @@ def test_too_few_trials_is_undecided_saying_how_many_are_needed() -> None:
 
 
 def test_failures_put_the_verdict_in_one_study_entry() -> None:
-    v = decide(60, {**GOOD, "max_pbo": 0.7}, DEFAULTS)
+    v = decide(60, {**GOOD, "max_pbo": 0.7}, ALL_ON)
     (entry,) = v.failures("noise-a")
     assert entry.startswith(STUDY_FAILURE_PREFIX + "noise-a found no edge — PBO 0.70 > 0.50")
     (undecided,) = decide(3, GOOD, DEFAULTS).failures("s")
