@@ -110,6 +110,25 @@ def test_migrations_apply_once_and_are_recorded(fresh_db: str) -> None:
         assert again == (len(known),)
 
 
+def test_a_migration_numbered_below_the_highest_applied_still_applies(
+    fresh_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # branches reserve numbers and can land in any order: a registry that has the highest
+    # migration must still get a lower-numbered one shipped later
+    import sweep.store.registry as registry
+
+    known = migrations()
+    assert len(known) >= 2
+    late = known[-2]
+    with connect(fresh_db) as conn:
+        monkeypatch.setattr(registry, "migrations", lambda: [m for m in known if m != late])
+        first = upgrade(conn)
+        assert f"{late[0]:03d}_{late[1]}" not in first
+        monkeypatch.undo()
+        assert upgrade(conn) == [f"{late[0]:03d}_{late[1]}"]
+        assert upgrade(conn) == []
+
+
 def test_seed_tables_have_the_seed_columns(fresh_db: str) -> None:
     open_registry(fresh_db).close()
     with psycopg.connect(fresh_db) as c:
