@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweep.cli import args as cli_args
@@ -129,7 +130,16 @@ def _model_line(live: LiveModel) -> str:
         else "fit period unknown"
     )
     now = ", registered now" if live.refitted_now else ""
-    return f"model: {live.loaded.path} ({live.source}, result id {live.result_id}{now}, {fitted})"
+    where = _shown_path(live.loaded.path)
+    return f"model: {where} ({live.source}, result id {live.result_id}{now}, {fitted})"
+
+
+def _shown_path(path: Path) -> str:
+    """The path relative to the working directory when it lies under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _day(stamp: pd.Timestamp | None) -> str:
@@ -147,9 +157,10 @@ def _rule_line(cfg: ExperimentConfig) -> str:
         if value is not None
     ]
     exits.append(f"the close of the {rule.hold_max}th bar held")
+    exit_at = exits[0] if len(exits) == 1 else f"the first of: {', '.join(exits)}"
     return (
         f"rule: enter {rule.side} at the next open when probability > "
-        f"{cfg.backtest.entry_threshold} while flat; exit at the first of: {', '.join(exits)}"
+        f"{cfg.backtest.entry_threshold} while flat; exit at {exit_at}"
     )
 
 
