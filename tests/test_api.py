@@ -178,3 +178,25 @@ def test_sweep_stats_stays_where_users_import_it() -> None:
         assert getattr(public, name) is getattr(core, name), name
     sr = public.probabilistic_sharpe_ratio(0.1, 250, 0.0, 3.0)
     assert 0.9 < sr < 1.0
+
+
+def test_the_readme_live_signals_example_runs_as_written(
+    workdir: Path, cfg: ExperimentConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The three lines under "Live signals": a registered experiment's model, its bars, its
+    probabilities; the same probabilities the registered run's backtest used."""
+    outcome = sweep.run(cfg)
+    assert outcome.status == "ok"
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Live signals", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    assert 'sweep.load_model("btc-xgb-4h-momentum")' in code.group(1)
+    scope: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), scope)
+    out = capsys.readouterr().out
+    bars = sweep.load_bars(cfg)
+    expected = sweep.predict(sweep.load_model(outcome.experiment_id), bars)
+    assert str(bars.index[-1].strftime("%Y-%m-%d %H:%M:%S")) in out
+    assert f"{expected.iloc[-1]:.6f}" in out
+    assert scope["m"].path == Path(str(outcome.model_path))  # type: ignore[attr-defined]

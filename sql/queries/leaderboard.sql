@@ -9,7 +9,7 @@ WITH runs AS (
                         CASE WHEN %(latest_only)s THEN NULL ELSE r.id END)
            r.*
     FROM model_results r
-    WHERE r.holdout = %(holdout)s
+    WHERE r.holdout = %(holdout)s AND NOT r.refit
     ORDER BY CASE WHEN %(latest_only)s THEN r.experiment_id END,
              CASE WHEN %(latest_only)s THEN NULL ELSE r.id END,
              r.id DESC

@@ -9,7 +9,7 @@ SELECT e.study_name, r.holdout, count(*) AS n,
 FROM model_results r
 JOIN experiments e USING (experiment_id)
 WHERE e.symbol = %(symbol)s AND e.timeframe = %(timeframe)s AND r.status = 'ok'
-  AND r.gate_passed IS NOT NULL
+  AND r.gate_passed IS NOT NULL AND NOT r.refit
   AND least(r.test_to, %(t1)s) - greatest(r.test_from, %(t0)s)
       > (%(t1)s::timestamptz - %(t0)s::timestamptz) / 10
 GROUP BY e.study_name, r.holdout;

@@ -18,7 +18,7 @@ WITH c AS (
         FROM trial_system_attributes a, json_array_elements_text(a.value_json::json) AS v
         WHERE a.trial_id = t.trial_id AND a.key = 'constraints'
     ) s ON true
-    WHERE e.study_name = %(study_name)s AND r.status = 'ok' AND NOT r.holdout
+    WHERE e.study_name = %(study_name)s AND r.status = 'ok' AND NOT r.holdout AND NOT r.refit
 )
 SELECT experiment_id, value, feasible
 FROM c

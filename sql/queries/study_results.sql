@@ -4,5 +4,5 @@ SELECT DISTINCT ON (e.experiment_id)
        r.gate_passed, r.gate_failures
 FROM experiments e
 JOIN model_results r USING (experiment_id)
-WHERE e.study_name = %(study_name)s AND NOT r.holdout
+WHERE e.study_name = %(study_name)s AND NOT r.holdout AND NOT r.refit
 ORDER BY e.experiment_id, r.id DESC;

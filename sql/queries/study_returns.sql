@@ -5,5 +5,5 @@ SELECT DISTINCT ON (e.experiment_id)
 FROM experiments e
 JOIN model_results r USING (experiment_id)
 JOIN result_returns x ON x.result_id = r.id
-WHERE e.study_name = %(study_name)s AND r.status = 'ok' AND NOT r.holdout
+WHERE e.study_name = %(study_name)s AND r.status = 'ok' AND NOT r.holdout AND NOT r.refit
 ORDER BY e.experiment_id, r.id DESC;

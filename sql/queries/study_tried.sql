@@ -2,4 +2,5 @@
 SELECT count(DISTINCT e.experiment_id)
 FROM experiments e
 JOIN model_results r USING (experiment_id)
-WHERE e.study_name = %(study_name)s AND r.status IN ('ok', 'pruned') AND NOT r.holdout;
+WHERE e.study_name = %(study_name)s AND r.status IN ('ok', 'pruned') AND NOT r.holdout
+  AND NOT r.refit;

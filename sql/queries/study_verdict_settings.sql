@@ -3,6 +3,7 @@
 SELECT s.verdict_gate, s.count_trials,
        (SELECT count(DISTINCT e.experiment_id)
         FROM experiments e JOIN model_results r USING (experiment_id)
-        WHERE e.study_name = s.study_name AND r.status = 'ok' AND NOT r.holdout) AS n_completed
+        WHERE e.study_name = s.study_name AND r.status = 'ok' AND NOT r.holdout
+              AND NOT r.refit) AS n_completed
 FROM sweep_studies s
 WHERE s.study_name = %(study_name)s;

@@ -21,6 +21,7 @@ MAX_TRIALS = 1_000_000  # as sweep.trials: trial ids run to <study>-t1000000
 MAX_JOBS = 1024  # worker processes on one machine; more is a typo (scale out with more machines)
 MAX_TIMEOUT_S = 366 * 24 * 3600  # a year; a longer study is stopped with Ctrl-C, not a clock
 MAX_TOP = 1_000_000  # leaderboard rows, as many as one study's trials
+MAX_LAST = 1_000_000  # bars shown by `sweep predict`: a century of hourly bars is 876,600
 _SHOWN = 40  # characters of a bad value shown in the message
 
 
@@ -133,4 +134,5 @@ top = whole_number(1, MAX_TOP, "how many leaderboard rows to show, e.g. --top 10
 trial_number = whole_number(
     1, MAX_TRIALS, "the number in the trial's id (btc-4h-t0017: 17), e.g. --trial 17"
 )
+last_bars = whole_number(1, MAX_LAST, "how many of the newest bars to show, e.g. --last 10")
 port = whole_number(1, 65_535, "a TCP port, e.g. --port 8080")

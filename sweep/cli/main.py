@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=cli_args.port, default=8080)
+    from sweep.cli.predict import add_predict_parser
+
+    add_predict_parser(sub, common)
     from sweep.cli.data import add_data_parser
 
     add_data_parser(sub, common)
@@ -139,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     # Each command group imports its own machinery, so `sweep --help` stays light.
-    if args.command in ("run", "holdout", "export"):  # the commands that train or load models
+    # the commands that train or load models
+    if args.command in ("run", "holdout", "export", "predict"):
         from sweep.core.install import xgboost_build
 
         xgboost_build()
@@ -151,6 +155,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from sweep.cli.run import run
 
         return run(args)
+    if args.command == "predict":
+        from sweep.cli.predict import predict
+
+        return predict(args)
     if args.command == "results":
         from sweep.cli.results import results
 

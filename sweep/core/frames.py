@@ -58,7 +58,7 @@ def label_series(cfg: ExperimentConfig, bars: pd.DataFrame) -> pd.Series:
     """The config's target for every bar (any ``target.type``, for ``position.side``): 1.0, 0.0,
     or NaN where the label reads past the last bar."""
     _check_bars(bars, "bars")
-    prices, _, bpy = config_prices(cfg, bars, _per_year(cfg, bars))
+    prices, _, bpy = config_prices(cfg, bars, per_year(cfg, bars))
     return pd.Series(config_labels(cfg, prices, bpy).y, index=bars.index, name="label")
 
 
@@ -85,7 +85,7 @@ def backtest_frame(
     (optional) gives the metrics' AUC."""
     _check_bars(bars, "bars")
     p = _aligned(proba, bars, "proba")
-    prices, rule, bpy = config_prices(cfg, bars, _per_year(cfg, bars))
+    prices, rule, bpy = config_prices(cfg, bars, per_year(cfg, bars))
     bt = backtest_outcomes(
         prices.close,
         p,
@@ -125,7 +125,7 @@ def backtest_frame(
     )
 
 
-def _per_year(cfg: ExperimentConfig, bars: pd.DataFrame) -> float:
+def per_year(cfg: ExperimentConfig, bars: pd.DataFrame) -> float:
     return bars_per_year_of(
         cfg.backtest.bars_per_year, bars, cfg.timeframe, cfg.backtest.days_per_year
     )

@@ -104,7 +104,7 @@ FoldCallback = Callable[[int, dict[str, float | int | None]], None]
 
 
 @dataclass(frozen=True)
-class _Inputs:
+class ExperimentInputs:
     """A config's view of a dataset: its feature matrix, labels and usable rows."""
 
     names: list[str]
@@ -145,7 +145,7 @@ def config_prices(
     return Prices(frame["open"].to_numpy(dtype=np.float64), high, low, close, atr), rule, bpy
 
 
-def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
+def experiment_inputs(cfg: ExperimentConfig, dataset: Dataset) -> ExperimentInputs:
     frame = dataset.market.frame
     names = resolve_features(cfg.feature_groups)
     x = dataset.features[names].to_numpy(dtype=np.float64)
@@ -155,7 +155,7 @@ def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
     prices, rule, bpy = config_prices(cfg, frame, per_year)
     labels = config_labels(cfg, prices, bpy)
     start, stop = usable_rows(x, labels.y)
-    return _Inputs(
+    return ExperimentInputs(
         names,
         x,
         labels.y,
@@ -172,11 +172,11 @@ def _inputs(cfg: ExperimentConfig, dataset: Dataset) -> _Inputs:
 def label_rows(cfg: ExperimentConfig, dataset: Dataset) -> tuple[int, int, int]:
     """The rows ``[start, stop)`` ``cfg`` may use on ``dataset`` (:func:`usable_rows`) and its
     label's reach in bars, the purge gap between its splits (for checks before trial 0)."""
-    inp = _inputs(cfg, dataset)
+    inp = experiment_inputs(cfg, dataset)
     return inp.start, inp.stop, inp.labels.reach
 
 
-def _weights(cfg: ExperimentConfig, inp: _Inputs, rows: slice) -> FloatArray | None:
+def _weights(cfg: ExperimentConfig, inp: ExperimentInputs, rows: slice) -> FloatArray | None:
     """``training.sample_weight: uniqueness``: each row's label's average uniqueness among the
     rows of this part only (AFML ch. 4), each label spanning its entry bar to its last bar read."""
     if cfg.training.sample_weight != "uniqueness":
@@ -194,10 +194,12 @@ def _one_class_hint(cfg: ExperimentConfig) -> str:
     return "change target.take_profit / stop_loss or position.hold_max"
 
 
-def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -> _Evaluated:
-    """Fit on the split's fitting rows (early stopping on its validation tail), backtest and
-    score its test rows."""
-    fit, valid, test = inp.rows(split.fit), inp.rows(split.valid), inp.rows(split.test)
+def fit_split(
+    cfg: ExperimentConfig, inp: ExperimentInputs, split: Split, nthread: int
+) -> FittedModel:
+    """Fit on the split's fitting rows, early stopping on its validation tail: the one way every
+    model is trained (a run, a fold, a holdout, a refit for live prediction)."""
+    fit, valid = inp.rows(split.fit), inp.rows(split.valid)
     y_fit = inp.y[fit]
     if np.unique(y_fit).size < 2:
         raise PipelineError(
@@ -220,6 +222,17 @@ def _evaluate(cfg: ExperimentConfig, inp: _Inputs, split: Split, nthread: int) -
         nthread=nthread,
         **weights,
     )
+    return model
+
+
+def _evaluate(
+    cfg: ExperimentConfig, inp: ExperimentInputs, split: Split, nthread: int
+) -> _Evaluated:
+    """Fit on the split's fitting rows (early stopping on its validation tail), backtest and
+    score its test rows."""
+    model = fit_split(cfg, inp, split, nthread)
+    fit, test = inp.rows(split.fit), inp.rows(split.test)
+    y_fit = inp.y[fit]
     proba = model.predict_proba(inp.x[test])
     p = inp.prices
     # The test period's own trades: one that would outlive it is a forced exit at its last bar.
@@ -286,7 +299,7 @@ def run_pipeline(
     Raises :class:`PipelineError` when the data cannot support it (too few samples, a one-class
     training label); a failed gate is a result, not an error.
     """
-    inp = _inputs(cfg, dataset)
+    inp = experiment_inputs(cfg, dataset)
     split = chronological_split(
         inp.stop - inp.start,
         train_ratio=cfg.training.train_ratio,

@@ -83,6 +83,27 @@ def chronological_split(
     )
 
 
+def final_split(n: int, *, horizon: int, validation_ratio: float, min_samples: int) -> Split:
+    """Cut all ``n`` rows into fit and validation parts (no test part): a model fitted for live
+    prediction on everything labelled so far. The layout is :func:`chronological_split`'s without
+    its test part: fitting rows, a purge gap of ``horizon`` rows, the early-stopping tail.
+
+    Raises :class:`PipelineError` as :func:`chronological_split` does.
+    """
+    if not 0.0 < validation_ratio < 1.0:
+        raise ValueError(f"validation_ratio must be in (0, 1), got {validation_ratio}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    n_valid = int(n * validation_ratio)
+    valid_start = n - n_valid
+    fit_end = max(valid_start - horizon, 0)
+    if fit_end < min_samples:
+        raise PipelineError(f"insufficient samples: {fit_end} < {min_samples}")
+    if n_valid < 1:
+        raise PipelineError(f"insufficient samples: {n} usable rows leave no validation row")
+    return Split(fit=(0, fit_end), valid=(valid_start, n), test=(n, n), horizon=horizon)
+
+
 def walk_forward_folds(
     n_search: int,
     *,

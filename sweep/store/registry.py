@@ -118,7 +118,7 @@ class ResultRow:
 
     status: str  # ok | failed | pruned
     metrics: Mapping[str, Any] | None
-    gate_passed: bool
+    gate_passed: bool | None  # None: not a search result (a refit for live prediction)
     gate_failures: Sequence[str]
     model_path: str | None = None
     train_from: datetime | None = None
@@ -133,6 +133,7 @@ class ResultRow:
     returns: DailyReturns | None = None
     holdout_of_study: str | None = None  # set: a sealed-holdout evaluation, counted as a look
     timing: TimingScores | None = None  # the run's timing-test scores (sweep.core.timing)
+    refit: bool = False  # a model fitted for live prediction: scores nothing, counts nowhere
 
 
 def _timing_params(scores: TimingScores | None) -> dict[str, Any]:
@@ -299,6 +300,7 @@ def _record_run(
                 "cpu_s": result.cpu_s,
                 "code_version": code_version,
                 "holdout": result.holdout_of_study is not None,
+                "refit": result.refit,
                 "first_day": returns.first_day if returns is not None else None,
                 "n_days": len(returns.values) if returns is not None else None,
                 "encoding": ENCODING,

@@ -103,7 +103,7 @@ def evaluate_holdout(
     if row is None:
         raise ConfigError("no registered trial with this number", key="--trial", value=number)
     status = conn.execute(
-        "SELECT status FROM model_results WHERE experiment_id = %s AND NOT holdout "
+        "SELECT status FROM model_results WHERE experiment_id = %s AND NOT holdout AND NOT refit "
         "ORDER BY id DESC LIMIT 1",
         (eid,),
     ).fetchone()

@@ -223,7 +223,7 @@ def persist(
         rid,
         "ok",
         result.metrics,
-        row.gate_passed,
+        bool(row.gate_passed),
         tuple(row.gate_failures),
         None,
         str(model_path),
@@ -270,7 +270,7 @@ def _save(result: ExperimentResult, fingerprint: dict[str, object]) -> Path:
             "train_to": result.train_to.isoformat(),
             "test_from": result.test_from.isoformat(),
             "test_to": result.test_to.isoformat(),
-            "versions": _versions(),
+            "versions": versions(),
         },
     )
 
@@ -285,7 +285,7 @@ def remove_model(model_path: Path) -> None:
 
 
 @functools.cache
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     from sweep.core.install import find_xgboost

@@ -102,6 +102,10 @@ def raw(id: str, content: str | bytes, *expect: str, name: str = "bad.yaml") -> 
     return Case(f"file-{id}", ("run", name), (f"{name}: ", *expect), {name: content})
 
 
+# A registered experiment whose model file is gone (see ``registry_url``): `sweep predict` cases.
+PREDICTABLE = "predict-fixture"
+GONE_MODEL = "/nonexistent/predict-fixture/model.ubj"
+
 HEADER = "timestamp,open,high,low,close,volume\n"
 
 
@@ -716,6 +720,39 @@ CASES: list[Case] = [
         "every-run-without-study", "results", "--every-run", expect=("--every-run: needs --study",)
     ),
     option(
+        "predict-unknown-id",
+        "predict",
+        "no-such-experiment",
+        expect=("EXPERIMENT_ID: no registered experiment", "'no-such-experiment'", "sweep results"),
+    ),
+    option("predict-last-0", "predict", PREDICTABLE, "--last", "0", expect=("--last: ", "'0'")),
+    option("predict-last-text", "predict", PREDICTABLE, "--last", "abc", expect=("'abc'",)),
+    option("predict-last-negative", "predict", PREDICTABLE, "--last", "-5", expect=("--last: ",)),
+    option("predict-format", "predict", PREDICTABLE, "--format", "xml", expect=("'xml'", "csv")),
+    option(
+        "predict-data-without-symbol",
+        "predict",
+        PREDICTABLE,
+        "--data",
+        "other",
+        files={"other/ETH_USDT-1h.csv": bars(60)},
+        expect=("symbol: no OHLCV file for BTC/USDT 4h in ", "other", "(got 'BTC/USDT')"),
+    ),
+    option(
+        "predict-data-missing-dir",
+        "predict",
+        PREDICTABLE,
+        "--data",
+        "nowhere",
+        expect=("nowhere (no such directory)",),
+    ),
+    option(
+        "predict-model-file-deleted",
+        "predict",
+        PREDICTABLE,
+        expect=("model_path: the registered model file is missing", GONE_MODEL, "--refit"),
+    ),
+    option(
         "heartbeat-text",
         "run",
         "space.yaml",
@@ -749,6 +786,7 @@ SUBPROCESS_SAMPLE = (
     "cli-timeout-nan",
     "cli-results-top-negative",
     "cli-study-newline",
+    "cli-predict-unknown-id",
 )
 
 
@@ -767,10 +805,26 @@ def registry_url(module_db: str) -> str:
     ):  # no case's timing includes importing them
         importlib.import_module(module)
 
-    open_registry(module_db).close()
+    conn = open_registry(module_db)
+    try:
+        _register_gone_model(conn)
+    finally:
+        conn.close()
     quiet_optuna()
     create_storage(module_db).engine.dispose()
     return module_db
+
+
+def _register_gone_model(conn: Any) -> None:
+    """The seed as experiment PREDICTABLE, with one result whose model file is not on disk."""
+    from sweep.core.experiment import validate_experiment
+    from sweep.store.registry import ResultRow, record_run
+
+    cfg = validate_experiment({**SEED, "experiment_id": PREDICTABLE})
+    row = ResultRow(
+        status="ok", metrics={}, gate_passed=False, gate_failures=(), model_path=GONE_MODEL
+    )
+    record_run(conn, cfg, row, code_version="test")
 
 
 def _materialize(case: Case, folder: Path) -> None:
