@@ -1,6 +1,7 @@
 """Does the default path say "no edge" on noise and "edge" on a real signal?
 
-Run: ``python bench/bench_verdict.py [--seeds 1 2 3] [--trials 60] [--jobs 2] [--bars 70000]``.
+Run: ``python bench/bench_verdict.py [--seeds 1 2 3] [--trials 60] [--jobs 2] [--bars 70000]``
+(``--from-json FILE`` re-prints the tables from a saved run's output).
 
 For each seed it writes three seeded hourly paths with ``bench/synthetic.py`` (pure noise, noise
 with a strong drift, and a path with a planted short-term reversal that momentum features can
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -88,23 +90,53 @@ def one_path(
     return out
 
 
+def _holdout_sharpe(line: object) -> str:
+    got = re.search(r"Sharpe (-?\d+\.\d+)", str(line or ""))
+    return got.group(1) if got else "-"
+
+
+def _num(v: object, digits: int) -> str:
+    return "n/a" if v is None else f"{float(v):.{digits}f}"  # type: ignore[arg-type]
+
+
+def print_table(results: list[dict[str, object]]) -> None:
+    """One Markdown row per study, then the verdict counts per kind."""
+    print("| study | verdict | DSR | PBO | timing p | exported file | holdout Sharpe |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['study']} | {r.get('verdict', 'error: ' + str(r.get('error')))} "
+            f"| {_num(r.get('dsr'), 3)} | {_num(r.get('pbo'), 2)} | {_num(r.get('timing_p'), 3)} "
+            f"| {r.get('exported_run', '-')} | {_holdout_sharpe(r.get('holdout'))} |"
+        )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--bars", type=int, default=70_000)
+    parser.add_argument(
+        "--from-json", type=Path, help="print the tables from a saved run's JSON lines instead"
+    )
     args = parser.parse_args()
-    results = []
-    with scratch_database("sweep-bench-verdict-") as (work, url):
-        for seed in args.seeds:
-            for kind in KINDS:
-                frame = generate(spec(kind, n_bars=args.bars), seed)
-                write(frame, work / "data", SYMBOLS[kind])
-                got = one_path(work, url, kind, seed, args.trials, args.jobs)
-                results.append(got)
-                print(json.dumps(got), flush=True)
+    results: list[dict[str, object]] = []
+    if args.from_json:
+        lines = args.from_json.read_text().splitlines()
+        results = [json.loads(ln) for ln in lines if ln.startswith("{")]
+    else:
+        with scratch_database("sweep-bench-verdict-") as (work, url):
+            for seed in args.seeds:
+                for kind in KINDS:
+                    frame = generate(spec(kind, n_bars=args.bars), seed)
+                    write(frame, work / "data", SYMBOLS[kind])
+                    got = one_path(work, url, kind, seed, args.trials, args.jobs)
+                    results.append(got)
+                    print(json.dumps(got), flush=True)
     print()
+    print_table(results)
     print(f"{'kind':8s} {'verdicts':40s} exported runs")
     for kind in KINDS:
         mine = [r for r in results if r["kind"] == kind]
