@@ -132,6 +132,7 @@ class ResultRow:
     returns: DailyReturns | None = None
     holdout_of_study: str | None = None  # set: a sealed-holdout evaluation, counted as a look
     timing: TimingScores | None = None  # the run's timing-test scores (sweep.core.timing)
+    artifacts: Mapping[str, Any] | None = None  # where the model files went (sweep.artifacts)
 
 
 def _timing_params(scores: TimingScores | None) -> dict[str, Any]:
@@ -298,6 +299,7 @@ def _record_run(
                 "cpu_s": result.cpu_s,
                 "code_version": code_version,
                 "holdout": result.holdout_of_study is not None,
+                "artifacts": Jsonb(dict(result.artifacts)) if result.artifacts else None,
                 "first_day": returns.first_day if returns is not None else None,
                 "n_days": len(returns.values) if returns is not None else None,
                 "encoding": ENCODING,
