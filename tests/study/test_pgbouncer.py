@@ -273,3 +273,22 @@ def test_a_study_holds_two_connections_per_worker_and_two_of_its_own(
     assert_consistent(fresh_db, name, 8)
     print(f"peak connections of a --jobs 3 study: {peak.peak}")
     assert 3 <= peak.peak <= 2 * 3 + 3  # workers' two each; the parent's two (three at start)
+
+
+def test_a_pooler_is_detected_and_prepared_statements_are_turned_off(
+    fresh_db: str, pgbouncer: Bouncer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sweep.store import db
+
+    monkeypatch.delenv("SWEEP_PGBOUNCER", raising=False)
+    bounced = pgbouncer.url_for(fresh_db)
+    assert db.behind_pooler(bounced) is True
+    assert db.behind_pooler(fresh_db) is False
+    with db.connect(bounced) as c:
+        assert c.prepare_threshold is None
+    with db.connect(fresh_db) as c:
+        assert c.prepare_threshold is not None
+    monkeypatch.setenv("SWEEP_PGBOUNCER", "1")  # told: no detection, no prepared statements
+    assert db.behind_pooler(fresh_db) is True
+    with db.connect(fresh_db) as c:
+        assert c.prepare_threshold is None
