@@ -65,11 +65,13 @@ def test_a_worker_runs_a_study_from_the_database_alone(study_dir: StudyDir) -> N
 
 
 def _shifted_copy(src: Path, dst: Path) -> None:
-    """The same file with the last bar's close changed: other data, same shape."""
+    """The same file with one bar's volume changed: other data, same shape, still valid (a
+    changed price could leave the bar's high below its close). Not the last bar: it may fall in
+    an unfinished 4h bar, which is dropped."""
     lines = gzip.decompress(src.read_bytes()).decode().splitlines()
-    cols = lines[-1].split(",")
-    cols[4] = str(float(cols[4]) * 1.01)
-    lines[-1] = ",".join(cols)
+    cols = lines[-100].split(",")
+    cols[5] = str(float(cols[5]) * 1.01)
+    lines[-100] = ",".join(cols)
     dst.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
 
 
