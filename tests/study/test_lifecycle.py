@@ -4,8 +4,10 @@ run with one line."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import time
 
 import psutil
@@ -38,6 +40,18 @@ def _not_zombie(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _wait_for_study(sd: StudyDir, name: str, proc: subprocess.Popen[str], limit: float) -> None:
+    """Until Optuna's tables hold the study (its first run creates them)."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"sweep run ended early: {sd.output(proc)}"
+        with contextlib.suppress(KeyError, psycopg.errors.UndefinedTable):
+            optuna_trials(sd.url, name)
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"study {name} not in Optuna's tables after {limit} s")
 
 
 def test_workers_stop_and_release_their_trials_when_their_run_is_killed(
@@ -81,7 +95,9 @@ def test_one_participant_leaving_never_stops_or_mislabels_the_others(study_dir: 
     first = study_dir.popen(*cmd)
     second = study_dir.popen(*cmd)
     try:
-        wait_for_registered(study_dir, name, 2, first)
+        # both inside a trial (generous limits: slow trials on a shared, loaded machine)
+        _wait_for_study(study_dir, name, first, limit=300)
+        wait_for_running(study_dir, name, 2, first, limit=300)
         assert second.poll() is None
         os.killpg(first.pid, signal.SIGINT)  # Ctrl-C on one host
         assert first.wait(timeout=60) == 130, study_dir.output(first)
