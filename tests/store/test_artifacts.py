@@ -89,6 +89,8 @@ print(json.dumps({"path": str(m.path), "features": m.feature_names, "proba": p.t
 
 
 def load_on(home: Path, env: dict[str, str], experiment_id: str) -> dict[str, Any]:
+    # the test database, never an embedded server of the host's own
+    assert (env.get("SWEEP_DATABASE_URL") or os.environ.get("SWEEP_DATABASE_URL")) is not None
     p = subprocess.run(
         [sys.executable, "-c", LOAD, experiment_id],
         cwd=home,
@@ -161,8 +163,11 @@ def test_a_model_trained_on_one_host_loads_on_another_from_s3(
     eid = rows[0]["experiment_id"]
     assert target.read_bytes() == Path(rows[0]["model_path"]).read_bytes()
 
-    here = load_on(study_dir.path, env, eid)
+    here = load_on(study_dir.path, {**study_dir.env, **env}, eid)
     assert here["path"] == rows[0]["model_path"]  # the training host reads its own file
+    # another host: the training host's files are not on its disk (here they would be, at the
+    # same absolute path, so they are moved out of the way)
+    (study_dir.path / ".sweep" / "models").rename(study_dir.path / "models-of-host-a")
     home, env_b = second_host(study_dir, "host-b", env)
     there = load_on(home, env_b, eid)
     assert there["path"].startswith(str(home / ".sweep" / "artifact-cache" / eid))
