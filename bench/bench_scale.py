@@ -96,7 +96,7 @@ def unit(trial: optuna.trial.FrozenTrial | optuna.Trial) -> list[float]:
     return out
 
 
-def metrics_of(u: list[float]) -> dict[str, float]:
+def metrics_of(u: list[float]) -> dict[str, float | int]:
     """A landscape with a broad decoy (Sharpe about 0.9) and a narrow peak elsewhere (about
     2.1), a ripple on top, and a trade count that falls with some parameters, so about half of
     the space misses ``min_trades``: easy to get started on, hard to finish."""
@@ -110,7 +110,7 @@ def metrics_of(u: list[float]) -> dict[str, float]:
         - 0.3
         + 0.1 * math.sin(9 * u[0]) * math.cos(7 * u[-1])
     )
-    n_trades = 120 * (1 - 0.8 * u[1]) * (1 - 0.6 * u[-2])
+    n_trades = round(120 * (1 - 0.8 * u[1]) * (1 - 0.6 * u[-2]))  # a count, as the backtest
     return {
         "sharpe": sharpe,
         "win_rate": 0.45 + 0.05 * sharpe,
