@@ -1,14 +1,14 @@
 -- A new RUNNING trial with its parameters (Optuna's internal representation) and a first
--- heartbeat, in Optuna's tables, numbered like Optuna numbers them (the trials before it in the
--- study). The caller holds the study's advisory lock; the studies row is locked too, as Optuna's
--- own trial creation (e.g. re-queueing a stale trial) does, so the two never share a number.
-WITH s AS (
-    SELECT study_id FROM studies WHERE study_id = %(study_id)s FOR UPDATE
-), t AS (
+-- heartbeat, in Optuna's tables, numbered as Optuna numbers them (the study's trials before it).
+-- The caller holds the studies row's lock (sql/queries/optuna_lock_study.sql, run just before in
+-- the same transaction) besides the study's advisory lock.
+-- Times come from the database's clock, in the forms Optuna 5 uses: datetime_start as naive UTC
+-- (Optuna converts it to the reader's local time), the heartbeat as now() in the session's time
+-- zone, exactly as Optuna's record_heartbeat stores it and its staleness check reads it.
+WITH t AS (
     INSERT INTO trials (number, study_id, state, datetime_start)
-    SELECT (SELECT count(*) FROM trials WHERE study_id = s.study_id), s.study_id,
-           'RUNNING'::trialstate, %(now)s
-    FROM s
+    SELECT count(*), %(study_id)s, 'RUNNING'::trialstate, now() AT TIME ZONE 'UTC'
+    FROM trials WHERE study_id = %(study_id)s
     RETURNING trial_id, number
 ), p AS (
     INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
@@ -16,6 +16,6 @@ WITH s AS (
     FROM t, unnest(%(names)s::text[], %(values)s::float8[], %(distributions)s::text[]) AS x(n, v, d)
 ), h AS (
     -- a heartbeat from the start: a RUNNING trial without one is never found stale
-    INSERT INTO trial_heartbeats (trial_id, heartbeat) SELECT trial_id, %(now)s FROM t
+    INSERT INTO trial_heartbeats (trial_id, heartbeat) SELECT trial_id, now() FROM t
 )
 SELECT trial_id, number FROM t;

@@ -1,7 +1,7 @@
 -- What changed in a study since a worker's in-memory sampler study last looked, read from Optuna's
 -- own tables in one query (params, values, intermediate values and constraint values as JSON):
--- trials whose final state the mirror lacks, and trials running elsewhere that it does not hold
--- yet.
+-- trials created since the last look (ids above %(after)s; trial ids only grow), and, among those
+-- it saw running or waiting, the ones whose state moved on. Its cost does not grow with the study.
 SELECT t.trial_id,
        t.state::text AS state,
        (SELECT json_agg(json_build_array(p.param_name, p.param_value, p.distribution_json))
@@ -16,9 +16,8 @@ SELECT t.trial_id,
         FROM trial_system_attributes a
         WHERE a.trial_id = t.trial_id AND a.key = 'constraints') AS constraints
 FROM trials t
-JOIN studies s ON s.study_id = t.study_id
-WHERE s.study_name = %(study_name)s
-  AND t.state::text IN ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL')
-  AND NOT (t.trial_id = ANY(%(known)s))
-  AND NOT (t.state::text = 'RUNNING' AND t.trial_id = ANY(%(running)s))
+WHERE t.study_id = (SELECT study_id FROM studies WHERE study_name = %(study_name)s)
+  AND (t.trial_id > %(after)s
+       OR (t.trial_id = ANY(%(running)s) AND t.state <> 'RUNNING'::trialstate)
+       OR (t.trial_id = ANY(%(waiting)s) AND t.state <> 'WAITING'::trialstate))
 ORDER BY t.trial_id;

@@ -1,7 +1,13 @@
 -- Studies, newest first, with their verdict and how often their holdouts were looked at:
 -- holdout_looks by this study, holdout_looks_on_bars by any study on the same bars (the same
 -- symbol and timeframe, overlapping windows; NULL until this study has looked).
-SELECT s.study_name, s.status, s.n_trials_target, s.n_complete, s.n_pruned, s.n_failed,
+-- A study left 'running' by participants that all died (SIGKILL, a lost host) shows as
+-- 'interrupted': the same command resumes it. `participants`: the live ones.
+SELECT s.study_name,
+       CASE WHEN s.status = 'running' AND p.live = 0 THEN 'interrupted' ELSE s.status END
+           AS status,
+       p.live AS participants,
+       s.n_trials_target, s.n_complete, s.n_pruned, s.n_failed,
        s.n_running, s.objectives, s.directions, s.sampler, s.best_experiment_id,
        (s.stats ->> 'best_value')::float AS best_value,
        s.stats ->> 'verdict' AS verdict,
@@ -22,4 +28,9 @@ SELECT s.study_name, s.status, s.n_trials_target, s.n_complete, s.n_pruned, s.n_
         WHERE h.study_name = s.study_name) AS holdout_looks_on_bars,
        s.started_at, s.ended_at
 FROM sweep_studies s
+CROSS JOIN LATERAL (
+    SELECT count(*) AS live FROM sweep_participants p
+    WHERE p.study_name = s.study_name AND p.left_at IS NULL
+      AND p.heartbeat > now() - make_interval(secs => %(grace)s)
+) p
 ORDER BY s.started_at DESC;

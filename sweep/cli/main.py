@@ -59,6 +59,21 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--quiet", action="store_true", help="print nothing; exit code only")
     run.add_argument("--no-progress", action="store_true", help="study: no progress bar")
 
+    wk = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="join a study on this machine: its space, seeds and budget come from the database",
+    )
+    wk.add_argument(
+        "study", type=cli_args.study_name, help="the study's name (`sweep studies` lists them)"
+    )
+    wk.add_argument("--jobs", type=cli_args.jobs, help="worker processes (default: all cores)")
+    wk.add_argument("--timeout", type=cli_args.seconds, help="stop starting trials after S seconds")
+    wk_out = wk.add_mutually_exclusive_group()
+    wk_out.add_argument("--json", action="store_true", help="print the study's summary as JSON")
+    wk_out.add_argument("--quiet", action="store_true", help="print nothing; exit code only")
+    wk.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     res = sub.add_parser("results", parents=[common], help="the leaderboard from SQL")
     res.add_argument("--passed", action="store_true", help="only runs that passed the gate")
     res.add_argument("--top", type=cli_args.top, default=20, help="rows to show (default 20)")
@@ -131,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {e.one_line()}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return int(getattr(e, "exit_code", EXIT_BAD_INPUT))  # a lost database: 75, not bad input
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -169,6 +184,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return db(args)
     from sweep.cli import study  # the study commands pull in Optuna's storage machinery
 
+    if args.command == "worker":
+        return study.worker(args)
     if args.command == "studies":
         return study.studies(args)
     if args.command == "export":

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_single(args: argparse.Namespace, file: str) -> int:
     from sweep.core.experiment import load_experiment
+    from sweep.store.artifacts import artifact_location, check_store
     from sweep.store.db import database_url
     from sweep.store.registry import check_config_unchanged, open_registry
     from sweep.study.runner import execute, load_dataset
@@ -42,6 +43,7 @@ def run_single(args: argparse.Namespace, file: str) -> int:
         if e.file is None:  # say which experiment file asked for the data
             e.file = file
         raise
+    check_store(artifact_location())  # before anything is written
     conn = open_registry(database_url())
     try:
         check_config_unchanged(conn, cfg, force=args.force, file=file)

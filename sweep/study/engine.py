@@ -12,13 +12,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sweep.core.config import study_name_problem
 from sweep.core.errors import ConfigError, SweepError
-from sweep.store.db import connect, database_url
+from sweep.store.artifacts import artifact_location, check_store
+from sweep.store.db import ENV_PGBOUNCER, behind_pooler, connect, database_url, pooler_setting
 from sweep.store.registry import open_registry, query
 from sweep.study.folds import fit_default_folds
+from sweep.study.lifecycle import (
+    EXIT_DATABASE_LOST,
+    DatabaseLost,
+    connection_lost,
+    join_study,
+    leave_study,
+    quiet_lost_connections,
+    record_beat,
+)
 from sweep.study.optuna_study import (
     PER_TRIAL_SEEDED,
     TrialCounts,
@@ -27,6 +38,7 @@ from sweep.study.optuna_study import (
     heartbeat_settings,
     open_study,
     register_study,
+    study_lock_key,
     trial_counts,
 )
 from sweep.study.runner import load_dataset
@@ -52,6 +64,23 @@ class Progress:
     elapsed: float
     done_at_start: int
     infeasible: bool = False  # the best so far misses the study's constraints (none meets them)
+
+
+def available_cores() -> int:
+    """The cores this process may use: its CPU affinity (a Slurm allocation, taskset), capped by
+    a cgroup v2 CPU quota (a container's CPU limit), which ``os.cpu_count()`` ignores: workers
+    and XGBoost threads sized for a whole node would fight over two allotted cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 def data_fingerprints(space: SearchSpace) -> dict[str, Any]:
@@ -90,17 +119,21 @@ def run_study(
     jobs: int | None = None,
     timeout: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    command: str = "run",
 ) -> StudySummary:
-    """Run (or resume, or join) a study until ``n_trials`` trials are counted."""
+    """Run (or resume, or join) a study until ``n_trials`` trials are counted. ``command``
+    (``run`` or ``worker``) names this participant in ``sweep_participants``."""
     name = name or space.study_name
     problem = study_name_problem(name)
     if problem:
         raise ConfigError(problem, key="--study", value=name, hint="e.g. --study btc-4h-v2")
     heartbeat_settings()  # a bad SWEEP_HEARTBEAT_* fails here, before the study is registered
+    pooler_setting()  # and a bad SWEEP_PGBOUNCER
+    artifact_location()  # and a bad SWEEP_ARTIFACTS, before the data are loaded
     n_trials = n_trials if n_trials is not None else space.settings.trials
     if n_trials < 1:
         raise ConfigError("must be >= 1", key="--trials", value=n_trials)
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     jobs = jobs if jobs is not None else cores
     if jobs < 1:
         raise ConfigError("must be >= 1", key="--jobs", value=jobs)
@@ -115,15 +148,20 @@ def run_study(
             sampler,
         )
     ctx = _worker_context() if jobs > 1 else None  # its imports overlap the checks below
+    quiet_lost_connections()
     fingerprints = data_fingerprints(space)
     space = fit_default_folds(space)  # before trial 0: the default folds must fit the data
+    check_store(artifact_location())  # an unreachable or read-only store fails before trial 0
     url = database_url()
     conn = open_registry(url)
     try:
         register_study(conn, space, name, n_trials, fingerprints)
         storage = create_storage(url)
         open_study(storage, space, name)  # create it once, before the workers race
+        # the workers open their own; this pool would stay idle (it reconnects at the end)
+        storage.engine.dispose()
         write_verdict(conn, name, None)  # resumed: its trials' verdict is pending again
+        participant = join_study(conn, name, command, jobs)
         done_at_start = trial_counts(conn, name).counted
         deadline = time.time() + timeout if timeout else None
         plans = [
@@ -137,19 +175,24 @@ def run_study(
                 i,
                 deadline,
                 cwd=os.getcwd(),
-                env=dict(os.environ),
+                # what this process found out about a pooler, so workers need not ask again
+                env={**os.environ, ENV_PGBOUNCER: "1" if behind_pooler(url) else "0"},
+                parent_pid=os.getpid(),
             )
             for i in range(jobs)
         ]
-        watcher = _Watcher(url, name, n_trials, space.settings, done_at_start, on_progress)
+        watcher = _Watcher(
+            url, name, n_trials, space.settings, done_at_start, on_progress, participant
+        )
         watcher.start()
         status = "failed"
+        lost: DatabaseLost | None = None
         try:
             if jobs == 1:
                 Worker(plans[0], space).run()
             else:
                 assert ctx is not None
-                _run_processes(ctx, plans)
+                _run_processes(ctx, plans, url)
             # Only --timeout ends a run before the budget is met without an exception: then the
             # study is resumable, not done.
             met = trial_counts(conn, name).counted >= n_trials
@@ -157,30 +200,62 @@ def run_study(
         except KeyboardInterrupt:
             status = "interrupted"
             raise
+        except BaseException as e:
+            if not connection_lost(e):
+                raise
+            lost = e if isinstance(e, DatabaseLost) else DatabaseLost(url, e)
+            raise lost from None
         finally:
             watcher.stop()
-            summary = summarize(conn, name)
-            best = summary.best if summary else None
-            stats: dict[str, Any] = {}
-            try:
-                stats = conclude_study(conn, name, best)
-            except Exception as e:  # the study's end is recorded even if its statistics fail
-                log.warning("study statistics failed: %s", e)
-            if best and summary:
-                stats["best_value"] = (best["metrics"] or {}).get(summary.objectives[0])
+            if lost is None:
+                _record_end(conn, url, storage, name, status, participant)
+        result = summarize(conn, name)
+        assert result is not None
+        return result
+    except BaseException as e:
+        if connection_lost(e) and not isinstance(e, DatabaseLost):
+            raise DatabaseLost(url, e) from None
+        raise
+    finally:
+        conn.close()
+
+
+def _record_end(
+    conn: Any, url: str, storage: Any, name: str, status: str, participant: int
+) -> None:
+    """This participant leaves; the study's counts, best trial and statistics are recorded, and
+    its status too when no other participant is still at work."""
+    try:
+        summary = summarize(conn, name)
+        best = summary.best if summary else None
+        stats: dict[str, Any] = {}
+        try:
+            stats = conclude_study(conn, name, best)
+        except Exception as e:  # the study's end is recorded even if its statistics fail
+            if connection_lost(e):
+                raise
+            log.warning("study statistics failed: %s", e)
+        if best and summary:
+            stats["best_value"] = (best["metrics"] or {}).get(summary.objectives[0])
+        _, grace = heartbeat_settings()
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),))
+            others = leave_study(conn, participant, status, grace)
             finish_study(
                 conn,
                 name,
                 status,
                 (int(best["trial_number"]), str(best["experiment_id"])) if best else None,
                 stats,
+                others=others,
             )
-            _tell_dashboard(storage, name, stats, best)
-        result = summarize(conn, name)
-        assert result is not None
-        return result
-    finally:
-        conn.close()
+        _tell_dashboard(storage, name, stats, best)
+        if others and status != "completed":
+            log.info("%d other participant(s) of %s are still running it", others, name)
+    except BaseException as e:
+        if connection_lost(e):
+            raise DatabaseLost(url, e) from None
+        raise
 
 
 def _tell_dashboard(
@@ -223,7 +298,7 @@ def _worker_context() -> Any:
     return ctx
 
 
-def _run_processes(ctx: Any, plans: list[WorkerPlan]) -> None:
+def _run_processes(ctx: Any, plans: list[WorkerPlan], url: str) -> None:
     procs = [
         ctx.Process(target=worker_main, args=(p,), name=f"sweep-worker-{p.worker}") for p in plans
     ]
@@ -244,6 +319,8 @@ def _run_processes(ctx: Any, plans: list[WorkerPlan]) -> None:
                 p.terminate()
         raise
     codes = [p.exitcode for p in procs]
+    if EXIT_DATABASE_LOST in codes:
+        raise DatabaseLost(url)
     if all(c != 0 for c in codes):
         raise SweepError(
             f"every worker failed (exit codes {codes})",
@@ -255,7 +332,8 @@ def _run_processes(ctx: Any, plans: list[WorkerPlan]) -> None:
 
 
 class _Watcher:
-    """Polls the database for progress and calls ``on_progress`` (a separate connection)."""
+    """On a connection of its own: this participant's heartbeat, and progress polled for
+    ``on_progress``."""
 
     def __init__(
         self,
@@ -265,8 +343,11 @@ class _Watcher:
         settings: Any,
         done_at_start: int,
         on_progress: Callable[[Progress], None] | None,
+        participant: int | None = None,
     ) -> None:
         self.url, self.name, self.target = url, name, target
+        self.participant = participant
+        self.beat_every = float(heartbeat_settings()[0])
         self.objective = settings.objectives[0]
         self.constrained = bool(settings.thresholds)
         self.maximize = settings.directions[0] == "maximize"
@@ -277,7 +358,7 @@ class _Watcher:
         self._thread = threading.Thread(target=self._loop, name="sweep-progress", daemon=True)
 
     def start(self) -> None:
-        if self.on_progress is not None:
+        if self.on_progress is not None or self.participant is not None:
             self._thread.start()
 
     def stop(self) -> None:
@@ -291,13 +372,20 @@ class _Watcher:
         except SweepError as e:
             log.debug("no progress: %s", e)
             return
+        beaten = time.monotonic()
         with conn:
             while True:
-                stopping = self._stop.wait(0.5)
+                stopping = self._stop.wait(0.5 if self.on_progress else self.beat_every)
                 try:
-                    self._poll_once(conn)
-                except Exception as e:  # progress is best effort; workers report real errors
-                    log.debug("progress poll failed: %s", e)
+                    if self.participant is not None and (
+                        time.monotonic() - beaten >= self.beat_every or self.on_progress is None
+                    ):
+                        record_beat(conn, self.participant)
+                        beaten = time.monotonic()
+                    if self.on_progress is not None:
+                        self._poll_once(conn)
+                except Exception as e:  # best effort; the workers report real errors
+                    log.debug("progress poll or heartbeat failed: %s", e)
                 if stopping:
                     return
 

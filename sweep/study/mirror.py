@@ -22,7 +22,7 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.study import StudyDirection
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from sweep.store.registry import Connection, query
 from sweep.study.optuna_study import CONSTRAINTS_KEY
@@ -30,8 +30,17 @@ from sweep.study.optuna_study import CONSTRAINTS_KEY
 _INF = {"INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
 
 
+#: Finished trials a mirror keeps for its sampler: the best quarter by the study's ranking and
+#: the most recent rest. TPE's "good" group is at most 25 trials, all among the best kept, and it
+#: already weighs old trials down; Optuna's own TPE costs time linear in the trials it reads.
+DEFAULT_HISTORY = 256
+
+
 class Mirror:
-    """The in-memory study a worker samples from, kept in step with the shared study."""
+    """The in-memory study a worker samples from, kept in step with the shared study.
+
+    ``history``: at most that many finished trials (plus a quarter of slack) are kept for the
+    sampler (:meth:`trim`); None keeps them all."""
 
     def __init__(
         self,
@@ -40,28 +49,48 @@ class Mirror:
         directions: Sequence[StudyDirection],
         sampler: optuna.samplers.BaseSampler,
         pruner: optuna.pruners.BasePruner,
+        history: int | None = DEFAULT_HISTORY,
     ) -> None:
+        if history is not None and history < 8:
+            raise ValueError(f"a mirror's history must be at least 8 trials, not {history}")
+        self.directions = list(directions)
+        self.history = history
         self.storage = optuna.storages.InMemoryStorage()
         self.study = optuna.create_study(
-            storage=self.storage, directions=list(directions), sampler=sampler, pruner=pruner
+            storage=self.storage, directions=self.directions, sampler=sampler, pruner=pruner
         )
         self._study_id = self.storage.get_study_id_from_name(self.study.study_name)
         self.study_name = study_name
         self.known: set[int] = set()  # shared trial ids whose final state the mirror has
         self.running: dict[int, int] = {}  # others' running trials: shared id -> mirror id
+        self.waiting: set[int] = set()  # re-queued trials seen WAITING, to look at again
+        self.seen_up_to = 0  # every shared trial id up to this one has been looked at
+        self.trimmed = 0  # finished trials dropped from the sampler's history so far
 
     def sync(self, conn: Connection) -> int:
-        """Bring in what changed in the shared study; return how many trials changed."""
+        """Bring in what changed in the shared study; return how many trials changed. Only
+        trials created since the last look, and those it saw running or waiting, are read, so a
+        look costs the same at 100 trials as at 10,000."""
         rows = conn.execute(
             query("optuna_trials_to_mirror"),
             {
                 "study_name": self.study_name,
-                "known": sorted(self.known),
+                "after": self.seen_up_to,
                 "running": sorted(self.running),
+                "waiting": sorted(self.waiting),
             },
         ).fetchall()
+        changed = 0
         for trial_id, state, params, values, intermediate, constraints in rows:
             tid, st = int(trial_id), str(state)
+            self.seen_up_to = max(self.seen_up_to, tid)
+            if st == "WAITING":
+                self.waiting.add(tid)
+                continue
+            self.waiting.discard(tid)
+            if tid in self.known or (st == "RUNNING" and tid in self.running):
+                continue  # this worker's own trial, or held already
+            changed += 1
             system = {CONSTRAINTS_KEY: json.loads(constraints)} if constraints else {}
             if st == "RUNNING":
                 self._add_running(tid, params or [])
@@ -71,7 +100,8 @@ class Mirror:
                 self.known.add(tid)  # nothing a sampler learns from
             else:
                 self.add_finished(tid, st, params or [], values or [], intermediate or [], system)
-        return len(rows)
+        self.trim()
+        return changed
 
     def add_finished(
         self,
@@ -85,7 +115,7 @@ class Mirror:
         """A finished trial; ``system_attrs`` carries its constraint values, if any."""
         self.known.add(trial_id)
         distributions, external = _params(params)
-        vals = [_value(v, t) for _, v, t in values] if state == "COMPLETE" else None
+        vals = _values(state, values)
         inter = {int(step): _value(v, t) for step, v, t in intermediate}
         self.study.add_trial(
             optuna.trial.create_trial(
@@ -119,8 +149,67 @@ class Mirror:
             self.storage.set_trial_system_attr(mid, key, value)
         for step, v, t in intermediate:
             self.storage.set_trial_intermediate_value(mid, int(step), _value(v, t))
-        vals = [_value(v, t) for _, v, t in values] if state == "COMPLETE" else None
+        vals = _values(state, values)
         self.storage.set_trial_state_values(mid, TrialState[state], vals)
+
+    def trim(self) -> None:
+        """Keep the sampler's history bounded: once more than ``history`` (plus a quarter)
+        finished trials are held, rebuild the in-memory study with the best quarter of
+        ``history`` (feasible first, then by the objectives) and the most recent rest, plus every
+        trial running elsewhere. Only between trials: never while this worker's own trial is
+        held (it is not in ``running``)."""
+        if self.history is None:
+            return
+        trials = self.storage.get_all_trials(self._study_id, deepcopy=False)
+        finished = [t for t in trials if t.state.is_finished()]
+        if len(finished) <= self.history + self.history // 4:
+            return
+        others = {mid for mid in self.running.values()}
+        if any(t.state is TrialState.RUNNING and t._trial_id not in others for t in trials):
+            return  # this worker's own trial is out: its mirror id must stay valid
+        n_best = self.history // 4
+        best = _ranked(finished, self.directions)[:n_best]
+        chosen = {t.number for t in best}
+        recent = [t for t in finished if t.number not in chosen][-(self.history - n_best) :]
+        keep = sorted([*best, *recent], key=lambda t: t.number)
+        storage = optuna.storages.InMemoryStorage()
+        study = optuna.create_study(
+            storage=storage,
+            directions=self.directions,
+            sampler=self.study.sampler,
+            pruner=self.study.pruner,
+        )
+        study_id = storage.get_study_id_from_name(study.study_name)
+        for t in keep:
+            study.add_trial(t)
+        by_mirror_id = {t._trial_id: t for t in trials}
+        self.running = {
+            shared: storage.create_new_trial(study_id, by_mirror_id[mid])
+            for shared, mid in self.running.items()
+        }
+        self.trimmed += len(finished) - len(keep)
+        self.storage, self.study, self._study_id = storage, study, study_id
+
+
+def _ranked(trials: list[FrozenTrial], directions: Sequence[StudyDirection]) -> list[FrozenTrial]:
+    """Finished trials best first, as Optuna's samplers rank them: COMPLETE before PRUNED, then
+    feasible before infeasible (by total constraint violation), then by the objective (for
+    several objectives, by the mean of their ranks)."""
+    complete = [t for t in trials if t.state is TrialState.COMPLETE and t.values]
+    signs = [1.0 if d is StudyDirection.MINIMIZE else -1.0 for d in directions]
+    if len(directions) == 1:
+        score = {id(t): signs[0] * t.values[0] for t in complete}
+    else:
+        score = dict.fromkeys((id(t) for t in complete), 0.0)
+        for k, sign in enumerate(signs):
+            for rank, t in enumerate(sorted(complete, key=lambda t: sign * t.values[k])):
+                score[id(t)] += rank / len(signs)
+
+    def violation(t: FrozenTrial) -> float:
+        cons = t.system_attrs.get(CONSTRAINTS_KEY)
+        return float(sum(max(0.0, float(c)) for c in cons)) if cons else 0.0
+
+    return sorted(complete, key=lambda t: (violation(t) > 0, violation(t), score[id(t)]))
 
 
 def _params(params: list[Any]) -> tuple[dict[str, BaseDistribution], dict[str, Any]]:
@@ -131,6 +220,14 @@ def _params(params: list[Any]) -> tuple[dict[str, BaseDistribution], dict[str, A
         distributions[name] = dist
         external[name] = dist.to_external_repr(internal)
     return distributions, external
+
+
+def _values(state: str, values: list[Any]) -> list[float] | None:
+    """A finished trial's values: a COMPLETE trial's, or the value a PRUNED trial got from its
+    last report (as Optuna's ``tell`` gives it one); FAIL has none."""
+    if state == "FAIL" or not values:
+        return None
+    return [_value(v, t) for _, v, t in values]
 
 
 def _value(v: float | None, kind: str) -> float:

@@ -1,5 +1,6 @@
 """Registered models for new bars: load one by experiment id or path, and predict with the very
-features it was trained on."""
+features it was trained on. A model trained on another host is fetched from the artifact store
+its run recorded (:mod:`sweep.store.artifacts`) into ``.sweep/artifact-cache``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from sweep.core.errors import ConfigError
 from sweep.core.features import compute_features
 from sweep.core.model import FittedModel
 from sweep.core.model import load_model as load_model_file
-from sweep.store.db import database_url
+from sweep.store.artifacts import download_model
+from sweep.store.db import database_url, sweep_home
 from sweep.store.registry import open_registry, query
 
 __all__ = ["LoadedModel", "load_model", "predict"]
@@ -71,6 +73,15 @@ def _registered_path(experiment_id: str) -> Path:
             hint="`sweep results` lists experiments; a failed or pruned run has no model",
         )
     path = Path(str(row[0]))
+    if path.is_file() and path.with_suffix(".json").is_file():
+        return path
+    artifacts = row[1]
+    if artifacts:  # trained on another host: fetch it from the artifact store, once
+        cached = sweep_home() / "artifact-cache" / experiment_id / str(artifacts["model"])
+        got = cached / str(artifacts["model_file"])
+        if got.is_file() and got.with_suffix(".json").is_file():
+            return got
+        return download_model(artifacts, cached)
     if not path.is_file():
         raise ConfigError(
             "the registered model file is missing on this machine",

@@ -22,11 +22,13 @@ from enum import Enum
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution
 from psycopg.types.json import Jsonb
 
 from sweep._version import __version__
 from sweep.core.errors import ConfigError
-from sweep.store.db import connect, sqlalchemy_url
+from sweep.store import optuna_tables
+from sweep.store.db import behind_pooler, connect, sqlalchemy_url
 from sweep.store.registry import Connection, query
 from sweep.study.settings import SweepSettings
 from sweep.study.space import SearchSpace
@@ -96,13 +98,16 @@ def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBSt
     if prepared:
         return _rdb_storage(url, interval, grace, prepared=True)
     # Optuna creates its tables on first use without a lock, so processes that start together on
-    # a new database race on CREATE TABLE; build the storage under an advisory lock.
-    with connect(url, autocommit=True) as lock_conn:
-        lock_conn.execute("SELECT pg_advisory_lock(%s)", (_OPTUNA_SCHEMA_LOCK,))
-        try:
-            return _rdb_storage(url, interval, grace)
-        finally:
-            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_OPTUNA_SCHEMA_LOCK,))
+    # a new database race on CREATE TABLE; build the storage under an advisory lock. A
+    # transaction-level one: behind PgBouncer in transaction mode a session lock would stay with
+    # whichever server connection took it.
+    with connect(url, autocommit=True) as lock_conn, lock_conn.transaction():
+        lock_conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OPTUNA_SCHEMA_LOCK,))
+        existed = optuna_tables.check_schema(lock_conn, url)
+        storage = _rdb_storage(url, interval, grace)
+        if not existed:
+            optuna_tables.check_schema(lock_conn, url)
+        return storage
 
 
 def _rdb_storage(
@@ -112,7 +117,21 @@ def _rdb_storage(
         sqlalchemy_url(url),
         skip_compatibility_check=prepared,
         skip_table_creation=prepared,
-        engine_kwargs={"pool_pre_ping": True, "pool_size": 3, "max_overflow": 2},
+        # One connection in a worker: with its own psycopg connection, a worker holds at most
+        # two (the trial's heartbeat thread and the claim's stale-trial check take turns on it).
+        # Creating the tables takes two at once (Optuna's alembic set-up nests a session in a
+        # connection), so an unprepared storage may open a second one. Behind a transaction-mode
+        # pooler, no prepared statements; a server that is gone fails fast.
+        engine_kwargs={
+            "pool_pre_ping": True,
+            "pool_size": 1,
+            "max_overflow": 0 if prepared else 1,
+            "pool_timeout": 120,
+            "connect_args": {
+                "connect_timeout": 5,
+                **({"prepare_threshold": None} if behind_pooler(url) else {}),
+            },
+        },
         heartbeat_interval=interval,
         grace_period=grace,
         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
@@ -122,18 +141,26 @@ def _rdb_storage(
 
 
 def make_sampler(
-    settings: SweepSettings, worker: int, n_params: int, *, seed: int | None = None
+    settings: SweepSettings,
+    worker: int,
+    n_params: int,
+    *,
+    seed: int | None = None,
+    search_space: Mapping[str, BaseDistribution] | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The study's sampler. Each worker gets its own seed (``seed + worker``, or ``seed`` when
-    given): identical seeds in parallel workers would propose identical start-up trials."""
+    given): identical seeds in parallel workers would propose identical start-up trials.
+    ``search_space`` (:func:`space_distributions`): every trial's distributions, known in advance,
+    so TPE need not infer them from the trials each time (see :class:`FixedSpaceTPESampler`)."""
     if seed is None and settings.seed is not None:
         seed = settings.seed + worker
     name = settings.sampler
     multi = len(settings.objectives) > 1
     if name == "tpe":
-        return optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, constant_liar=True, n_startup_trials=10
-        )
+        kw: dict[str, Any] = {"multivariate": True, "constant_liar": True, "n_startup_trials": 10}
+        if search_space is not None:
+            return FixedSpaceTPESampler(search_space, seed=seed, **kw)
+        return optuna.samplers.TPESampler(seed=seed, **kw)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "qmc":
@@ -155,6 +182,36 @@ def make_sampler(
 
 
 PER_TRIAL_SEEDED = ("tpe", "random", "gp")  # samplers with no state beyond their random stream
+
+
+class FixedSpaceTPESampler(optuna.samplers.TPESampler):
+    """Optuna's multivariate TPE with the search space given instead of inferred.
+
+    TPE infers its joint search space as the intersection of every finished trial's
+    distributions, incrementally, cached in the sampler. sweep seeds a fresh sampler per trial
+    (:func:`trial_seed`), which drops that cache, so the intersection was recomputed over the
+    whole study for every trial: the largest part of the sampler's cost in a large study (a
+    categorical with many choices compares slowly). A sweep space gives every trial the same
+    distributions, so the intersection is the space itself: the same dict (sorted by name,
+    single-valued ranges left out, as Optuna returns it), hence the very same draws."""
+
+    def __init__(self, search_space: Mapping[str, BaseDistribution], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._fixed_space = {
+            name: dist for name, dist in sorted(search_space.items()) if not dist.single()
+        }
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return dict(self._fixed_space)  # built with multivariate=True and no groups
+
+
+def space_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
+    """The Optuna distribution of each of the space's parameters (what ``space.suggest`` asks)."""
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    space.suggest(trial)
+    return dict(trial.distributions)
 
 
 def trial_seed(settings: SweepSettings, next_number: int) -> int | None:
@@ -228,10 +285,11 @@ def register_study(
 ) -> None:
     """Insert the study's metadata row, or check that an existing one has the same space."""
     s = space.settings
+    hash_ = space_hash(space)
     params = {
         "study_name": name,
         "space": Jsonb(json.loads(json.dumps(space.raw, default=str))),
-        "space_hash": space_hash(space),
+        "space_hash": hash_,
         "objectives": s.objectives,
         "directions": s.directions,
         "sampler": s.sampler,
@@ -244,10 +302,21 @@ def register_study(
         "data_fingerprint": Jsonb(dict(fingerprints)),
         "code_version": __version__,
     }
+    # Checked before and after the insert, in its transaction: a refused start writes nothing
+    # (a completed study is not flipped back to 'running' by a machine with other data).
     with conn.transaction():
+        _check_same_study(conn, space, name, hash_, fingerprints)
         conn.execute(query("insert_study"), params)
-        row = conn.execute(query("study_space_hash"), {"study_name": name}).fetchone()
-    if row and row[0] != params["space_hash"]:
+        _check_same_study(conn, space, name, hash_, fingerprints)
+
+
+def _check_same_study(
+    conn: Connection, space: SearchSpace, name: str, hash_: str, fingerprints: Mapping[str, Any]
+) -> None:
+    row = conn.execute(query("study_space_hash"), {"study_name": name}).fetchone()
+    if row is None:
+        return
+    if row[0] != hash_:
         raise ConfigError(
             "a study of this name exists with a different search space",
             file=space.file,
@@ -255,15 +324,23 @@ def register_study(
             value=name,
             hint="use --study NEW_NAME, or restore the file the study was started with",
         )
-    if row and _sha256s(row[1]) != _sha256s(fingerprints):
+    here, there = _sha256s(fingerprints), _sha256s(row[1])
+    if here != there:
         # A machine with other data files would mix results from different data in one study.
+        differ = sorted(k for k in set(here) | set(there) if here.get(k) != there.get(k))
         raise ConfigError(
-            "this machine's data differ from the data the study was started with",
+            "this machine's data differ from the data the study was started with "
+            f"({', '.join(differ)}: sha256 {_short(here.get(differ[0]))} here, "
+            f"{_short(there.get(differ[0]))} in the study)",
             file=space.file,
             key="data",
             value=name,
             hint="copy the same OHLCV files here (compare sweep_studies.data_fingerprint)",
         )
+
+
+def _short(digest: Any) -> str:
+    return str(digest)[:12] if digest else "none"
 
 
 def _sha256s(fingerprints: Mapping[str, Any]) -> dict[str, Any]:
@@ -323,8 +400,11 @@ def finish_study(
     status: str,
     best: tuple[int, str] | None,
     stats: Mapping[str, Any] | None = None,
+    *,
+    others: int = 0,
 ) -> TrialCounts:
-    """Record the end of a run of the study: status, counts, best trial."""
+    """Record the end of a run of the study: counts, best trial, and ``status`` unless ``others``
+    (participants still at work) go on with it and the budget is not met."""
     counts = trial_counts(conn, name)
     with conn.transaction():
         conn.execute(
@@ -339,6 +419,7 @@ def finish_study(
                 "best_trial": best[0] if best else None,
                 "best_experiment_id": best[1] if best else None,
                 "stats": Jsonb(dict(stats)) if stats is not None else None,
+                "others": others,
             },
         )
     return counts

@@ -1,6 +1,6 @@
 """Record one finished trial: its registry rows, its model file, and what Optuna keeps of it
-(user attributes, constraint values). The caller sets the trial's state and values in the same
-transaction."""
+(user attributes, constraint values, the model's artifacts). The caller sets the trial's state
+and values in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from sweep.core.gate import constraint_values
 from sweep.store import optuna_tables
+from sweep.store.artifacts import UploadedModel
 from sweep.store.registry import Connection
 from sweep.study.optuna_study import CONSTRAINTS_KEY, FAIL_REASON
 from sweep.study.runner import Computed, persist
@@ -32,6 +33,7 @@ class TrialRecord:
     values: list[float] | None
     model_path: str | None
     constraints: dict[str, float] = field(default_factory=dict)
+    artifacts: UploadedModel | None = None  # the model's files in the artifact store
 
 
 def record_trial(
@@ -57,6 +59,7 @@ def record_trial(
             objective=settings.objectives[0],
         )
         rec.model_path = ro.model_path
+        rec.artifacts = ro.artifacts
         attrs["experiment_id"] = ro.experiment_id
         if ro.status == "pruned":
             attrs["pruned_reason"] = ro.error
@@ -84,6 +87,10 @@ def record_trial(
     if rec.constraints:
         attrs[CONSTRAINTS_KEY] = rec.constraints
     optuna_tables.set_user_attrs(conn, trial_id, attrs)
+    if rec.artifacts is not None:  # listed as upload_artifact lists them (dashboard, Optuna)
+        optuna_tables.set_system_attrs(
+            conn, trial_id, optuna_tables.artifact_attrs(rec.artifacts.metas)
+        )
     if rec.constraints:
         # Where Optuna's samplers and optuna-dashboard read constraint values: a list, in the
         # key order of settings.thresholds.

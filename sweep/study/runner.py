@@ -30,6 +30,7 @@ from sweep.core.pipeline import (
 )
 from sweep.core.returns import daily_returns
 from sweep.core.timing import TimingScores, timing_objective, timing_scores
+from sweep.store.artifacts import UploadedModel, upload_model
 from sweep.store.db import sweep_home
 from sweep.store.registry import Connection, ResultRow, record_run
 from sweep.study.verdict import PENDING, provenance_failures, recorded_failures
@@ -50,6 +51,7 @@ class RunOutcome:
     error: str | None
     model_path: str | None
     result: ExperimentResult | None
+    artifacts: UploadedModel | None = None  # the model's files in the artifact store
 
 
 def models_dir() -> Path:
@@ -156,6 +158,7 @@ def persist(
     registered = holdout_of[0] if holdout_of else cfg
     holdout_study = holdout_of[1] if holdout_of else None
     model_path: Path | None = None
+    uploaded: UploadedModel | None = None
     if result is None:
         error = computed.error or "unknown error"
         status = "pruned" if computed.status == "pruned" else "failed"
@@ -174,6 +177,7 @@ def persist(
         study_failures = _study_failures(conn, cfg, study_name, holdout_study)
         failures = (*result.verdict.failures, *study_failures)
         model_path = _save(result, computed.fingerprint)
+        uploaded = _upload(model_path, cfg.experiment_id)
         row = ResultRow(
             status="ok",
             metrics=result.metrics,
@@ -191,6 +195,7 @@ def persist(
             returns=daily_returns(result.test_index, result.test_returns),
             holdout_of_study=holdout_study,
             timing=_timing_for(result, objective),
+            artifacts=uploaded.to_json() if uploaded is not None else None,
         )
     try:
         rid, _ = record_run(
@@ -205,6 +210,8 @@ def persist(
     except BaseException:
         if model_path is not None:  # the row was not written, so the model must not stay either
             remove_model(model_path)
+        if uploaded is not None:
+            uploaded.remove()
         raise
     if result is None:
         return RunOutcome(
@@ -228,6 +235,7 @@ def persist(
         None,
         str(model_path),
         result,
+        uploaded,
     )
 
 
@@ -253,6 +261,21 @@ def _study_failures(
     if cfg.provenance is not None:
         return provenance_failures(conn, cfg.provenance.study)
     return []
+
+
+def _upload(model_path: Path, experiment_id: str) -> UploadedModel | None:
+    """The model's files in the artifact store; a store that fails mid-study (it was checked
+    before trial 0) costs this run's remote copy, not its result: the files stay on this host."""
+    try:
+        return upload_model(model_path)
+    except Exception as e:
+        log.warning(
+            "could not upload the model of %s to the artifact store (kept at %s): %s",
+            experiment_id,
+            model_path,
+            str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
+        )
+        return None
 
 
 def _save(result: ExperimentResult, fingerprint: dict[str, object]) -> Path:

@@ -28,6 +28,12 @@ from sweep.core.errors import SweepError
 from sweep.store import optuna_tables
 from sweep.store.registry import open_registry
 from sweep.study.interrupts import interrupt_once, interrupts_deferred
+from sweep.study.lifecycle import (
+    EXIT_DATABASE_LOST,
+    connection_lost,
+    die_with_parent,
+    quiet_lost_connections,
+)
 from sweep.study.mirror import Mirror
 from sweep.study.optuna_study import (
     CONSTRAINTS_KEY,
@@ -40,6 +46,7 @@ from sweep.study.optuna_study import (
     make_sampler,
     open_study,
     quiet_optuna,
+    space_distributions,
     study_directions,
     study_lock_key,
     trial_counts,
@@ -77,6 +84,9 @@ class WorkerPlan:
     # otherwise see the server's (SWEEP_HOME, data paths relative to the working directory).
     cwd: str | None = None
     env: dict[str, str] | None = None
+    # the process that started the study (`sweep run` / `sweep worker`): the worker stops when
+    # it ends (sweep.study.lifecycle.die_with_parent)
+    parent_pid: int | None = None
 
 
 @dataclass
@@ -125,10 +135,13 @@ class Worker:
         self.storage = create_storage(plan.url, prepared=True)  # by run_study, before workers
         self.study = open_study(self.storage, self.space, plan.study_name, plan.worker)
         self.study_id = self.study._study_id
+        self.search_space = space_distributions(self.space)
         self.mirror = Mirror(
             plan.study_name,
             directions=study_directions(s),
-            sampler=make_sampler(s, plan.worker, len(self.space.params)),
+            sampler=make_sampler(
+                s, plan.worker, len(self.space.params), search_space=self.search_space
+            ),
             pruner=make_pruner(s),
         )
         self.conn = open_registry(plan.url)
@@ -140,34 +153,38 @@ class Worker:
 
     # -- claiming -----------------------------------------------------------------------------
     def _claim(self) -> _Claimed | Claim:
-        """Under the study's advisory lock: fail stale trials, check the budget, then take a
-        re-queued trial or create a new one with the mirror's sampled parameters."""
+        """Fail stale trials (every heartbeat interval), then under the study's advisory lock:
+        check the budget, take a re-queued trial or create a new one with the mirror's sampled
+        parameters. Everything under the lock runs on this worker's one psycopg connection."""
         if self.plan.deadline is not None and time.time() > self.plan.deadline:
             return Claim.DONE
         name = self.plan.study_name
+        now = time.monotonic()
+        if now - self._stale_checked >= self._stale_every:
+            # Optuna's own check, outside the lock: it is safe on its own (a trial is failed
+            # once; re-queued trials are numbered under the studies row's lock, as ours are)
+            optuna.storages.fail_stale_trials(self.study)
+            self._stale_checked = now
+        local: optuna.Trial | None = None
         with self.conn.pipeline(), self.conn.transaction():
             # fetchone(): in pipeline mode execute() returns before the lock is granted
             self.conn.execute(
                 "SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),)
             ).fetchone()
-            now = time.monotonic()
-            if now - self._stale_checked >= self._stale_every:
-                optuna.storages.fail_stale_trials(self.study)
-                self._stale_checked = now
             counts = trial_counts(self.conn, name)
             if counts.counted >= self.plan.n_trials:
                 return Claim.DONE
             if counts.counted + counts.running >= self.plan.n_trials:
                 return Claim.WAIT
-            if counts.waiting:
-                waiting = optuna_tables.waiting_trial(self.conn, name)
-                if waiting is not None:
-                    return self._take_waiting(waiting)
-            self.mirror.sync(self.conn)
-            self._reseed(counts.total)
-            local = self.mirror.study.ask()
-            values = self.space.suggest(local)
-            trial_id, number = optuna_tables.create_trial(self.conn, self.study_id, local)
+            taken = optuna_tables.take_waiting_trial(self.conn, name) if counts.waiting else None
+            if taken is not None:
+                trial_id, number, values = taken
+            else:
+                self.mirror.sync(self.conn)
+                self._reseed(counts.total)
+                local = self.mirror.study.ask()
+                values = self.space.suggest(local)
+                trial_id, number = optuna_tables.create_trial(self.conn, self.study_id, local)
         return self._start(trial_id, number, values, local)
 
     def _reseed(self, next_number: int) -> None:
@@ -177,14 +194,12 @@ class Worker:
         s = self.space.settings
         if s.sampler in PER_TRIAL_SEEDED:
             self.mirror.study.sampler = make_sampler(
-                s, 0, len(self.space.params), seed=trial_seed(s, next_number)
+                s,
+                0,
+                len(self.space.params),
+                seed=trial_seed(s, next_number),
+                search_space=self.search_space,
             )
-
-    def _take_waiting(self, trial_id: int) -> _Claimed | Claim:
-        if not self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
-            return Claim.WAIT  # taken meanwhile by a process that does not use our lock
-        frozen = self.storage.get_trial(trial_id)
-        return self._start(trial_id, frozen.number, dict(frozen.params), None)
 
     def _start(
         self, trial_id: int, number: int, values: dict[str, Any], local: optuna.Trial | None
@@ -264,6 +279,7 @@ class Worker:
         to fail and re-queue, never half-recorded). A trial that another process failed as
         stale meanwhile is dropped (:class:`_TrialLost`), its model file removed."""
         model_path: str | None = None
+        rec = None
         try:
             with self.conn.pipeline(), self.conn.transaction():
                 rec = record_trial(
@@ -277,13 +293,13 @@ class Worker:
                 )
                 state, values, model_path = rec.state, rec.values, rec.model_path
                 c.constraints = rec.constraints
-                if not optuna_tables.finish_trial(self.conn, c.trial_id, state.name):
+                if not optuna_tables.finish_trial(self.conn, c.trial_id, state.name, values):
                     raise _TrialLost.of(c.number, "dropped")
-                if values is not None:
-                    optuna_tables.set_values(self.conn, c.trial_id, values)
         except BaseException:
             if model_path is not None:  # its registry row was rolled back with the rest
                 remove_model(Path(model_path))
+            if rec is not None and rec.artifacts is not None:
+                rec.artifacts.remove()
             raise
         finally:
             c.heartbeat.join()
@@ -342,12 +358,16 @@ class Worker:
                     current.heartbeat.join()  # a no-op if _finish stopped it already
                     self._tell_mirror(current, TrialState.FAIL, None)
                 current = None
-        except BaseException:
+        except BaseException as e:
             if current is not None:
-                try:
-                    self._abandon(current)
-                except Exception as e:  # the heartbeat will fail it later
-                    log.warning("could not release trial %d: %s", current.number, e)
+                if connection_lost(e):  # nothing to release it with; its heartbeat stops
+                    current.heartbeat.join()
+                else:
+                    try:
+                        self._abandon(current)
+                    except Exception as e2:  # the heartbeat will fail it later
+                        if not connection_lost(e2):
+                            log.warning("could not release trial %d: %s", current.number, e2)
             raise
         finally:
             self.conn.close()
@@ -362,9 +382,15 @@ def worker_main(plan: WorkerPlan) -> WorkerReport:
         os.environ.clear()
         os.environ.update(plan.env)
     interrupt_once()
+    die_with_parent(plan.parent_pid)
     quiet_optuna()
+    quiet_lost_connections()
     try:
         return Worker(plan).run()
     except KeyboardInterrupt:
         # run() has released this worker's trial; the parent reports the interruption once.
         raise SystemExit(130) from None
+    except Exception as e:
+        if connection_lost(e):  # the parent says so once, naming the server
+            raise SystemExit(EXIT_DATABASE_LOST) from None
+        raise

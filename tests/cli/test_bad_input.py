@@ -766,6 +766,46 @@ CASES: list[Case] = [
         env={"SWEEP_HEARTBEAT_GRACE": "-1"},
         expect=("SWEEP_HEARTBEAT_GRACE: must be whole seconds from 5", "(got '-1')"),
     ),
+    option("worker-jobs-0", "worker", "btc-4h", "--jobs", "0", expect=("--jobs: ", "(got '0')")),
+    option("worker-jobs-huge", "worker", "btc-4h", "--jobs", "5000", expect=("--jobs: ", "1024")),
+    option("worker-timeout-nan", "worker", "btc-4h", "--timeout", "nan", expect=("--timeout: ",)),
+    option("worker-timeout-0", "worker", "btc-4h", "--timeout", "0", expect=("--timeout: ", "'0'")),
+    option("worker-study", "worker", "../x", expect=("study: ", "'../x'")),
+    option("worker-no-study", "worker", expect=("study",)),
+    option(
+        "worker-unknown-study",
+        "worker",
+        "no-such-study",
+        expect=("STUDY: no such study in the database", "'no-such-study'", "sweep studies"),
+    ),
+    option(
+        "pgbouncer-setting",
+        "run",
+        "space.yaml",
+        env={"SWEEP_PGBOUNCER": "maybe"},
+        expect=("SWEEP_PGBOUNCER: must be 1", "'maybe'"),
+    ),
+    option(
+        "artifacts-scheme",
+        "run",
+        "exp.yaml",
+        env={"SWEEP_ARTIFACTS": "ftp://host/models"},
+        expect=("SWEEP_ARTIFACTS: unknown artifact store scheme ftp://", "s3://bucket/prefix"),
+    ),
+    option(
+        "artifacts-no-bucket",
+        "run",
+        "space.yaml",
+        env={"SWEEP_ARTIFACTS": "s3:///models"},
+        expect=("SWEEP_ARTIFACTS: names no bucket", "'s3:///models'"),
+    ),
+    option(
+        "artifacts-unwritable",
+        "run",
+        "exp.yaml",
+        env={"SWEEP_ARTIFACTS": "exp.yaml/models"},
+        expect=("SWEEP_ARTIFACTS: cannot create the artifact directory",),
+    ),
     option(
         "database-url",
         "results",
@@ -787,6 +827,8 @@ SUBPROCESS_SAMPLE = (
     "cli-results-top-negative",
     "cli-study-newline",
     "cli-predict-unknown-id",
+    "cli-worker-unknown-study",
+    "cli-pgbouncer-setting",
 )
 
 
@@ -873,7 +915,13 @@ def case_dir(tmp_path: Path, registry_url: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SWEEP_DATABASE_URL", registry_url)
     monkeypatch.setenv("SWEEP_HOME", str(tmp_path / ".sweep"))
-    for name in ("SWEEP_DATA_DIR", "SWEEP_HEARTBEAT_INTERVAL", "SWEEP_HEARTBEAT_GRACE"):
+    for name in (
+        "SWEEP_DATA_DIR",
+        "SWEEP_HEARTBEAT_INTERVAL",
+        "SWEEP_HEARTBEAT_GRACE",
+        "SWEEP_PGBOUNCER",
+        "SWEEP_ARTIFACTS",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield tmp_path
 

@@ -55,6 +55,16 @@ def test_dashboard_serves_the_study_with_its_trial_attributes(study_dir: StudyDi
         (summary,) = [s for s in listing["study_summaries"] if s["study_name"] == NAME]
         assert summary["directions"] == ["maximize"]
         detail = get_json(f"{base}/api/studies/{summary['study_id']}")
+        # each trial's model files are listed, and served from the artifact store
+        first = detail["trials"][0]
+        names = sorted(a["filename"] for a in first["artifacts"])
+        assert [n.rsplit(".", 1)[1] for n in names] == ["json", "ubj"]
+        served = urllib.request.urlopen(
+            f"{base}/artifacts/{summary['study_id']}/{first['trial_id']}/"
+            f"{first['artifacts'][0]['artifact_id']}",
+            timeout=5,
+        ).read()
+        assert len(served) > 0
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -121,3 +121,70 @@ def test_constraint_values_reach_the_sampler_study(shared: optuna.Study, fresh_d
     assert got == {1.0: [-0.1, 0.5], 0.5: [-0.25]}
     # Optuna itself now sees which is feasible: best_trial skips the better, infeasible one
     assert mirror.study.best_trial.values == [0.5]
+
+
+def test_a_requeued_trial_is_mirrored_once_it_runs_and_finishes(
+    shared: optuna.Study, fresh_db: str
+) -> None:
+    """A WAITING trial (a retry) is nothing a sampler uses; the mirror looks at it again until
+    it runs, though newer trials move its watermark past it."""
+    done = _other_worker_starts(shared)
+    shared.tell(done, 1.0)
+    shared.enqueue_trial({"model.max_depth": 3, "target.threshold": 0.01})
+    mirror = _mirror()
+    with open_registry(fresh_db) as conn:
+        assert mirror.sync(conn) == 1
+        assert len(mirror.waiting) == 1
+        later = _other_worker_starts(shared)  # takes the queued trial (Optuna's enqueue path)
+        assert later.params == {"model.max_depth": 3, "target.threshold": 0.01}
+        newer = _other_worker_starts(shared)
+        shared.tell(newer, 2.0)
+        assert mirror.sync(conn) == 2  # the retry now running, the newer one finished
+        assert mirror.waiting == set()
+        shared.tell(later, 3.0)
+        assert mirror.sync(conn) == 1
+        assert mirror.sync(conn) == 0
+    values = sorted(t.values[0] for t in mirror.study.get_trials(states=(TrialState.COMPLETE,)))
+    assert values == [1.0, 2.0, 3.0]
+
+
+def test_the_history_is_bounded_to_the_best_and_the_most_recent(
+    shared: optuna.Study, fresh_db: str
+) -> None:
+    values = [float((i * 37) % 101) for i in range(60)]  # best ones scattered through time
+    for i, v in enumerate(values):
+        t = _other_worker_starts(shared)
+        if i % 7 == 0:
+            _constrain(shared, t, [0.5])  # infeasible: ranked below every feasible trial
+        shared.tell(t, v)
+    busy = _other_worker_starts(shared)
+    mirror = Mirror(
+        "mirrored",
+        directions=[optuna.study.StudyDirection.MAXIMIZE],
+        sampler=optuna.samplers.TPESampler(seed=1, constant_liar=True),
+        pruner=optuna.pruners.NopPruner(),
+        history=16,
+    )
+    with open_registry(fresh_db) as conn:
+        mirror.sync(conn)
+        kept = mirror.study.get_trials(states=(TrialState.COMPLETE,))
+        assert len(kept) == 16 and mirror.trimmed == 60 - 16
+        feasible = [v for i, v in enumerate(values) if i % 7 != 0]
+        best4 = sorted(feasible, reverse=True)[:4]
+        recent12 = [v for v in values if v not in best4][-12:]
+        assert sorted(t.values[0] for t in kept) == sorted(best4 + recent12)
+        # the trial running elsewhere is still held, and updated in place when it finishes
+        (running,) = mirror.study.get_trials(states=(TrialState.RUNNING,))
+        assert running.params == busy.params
+        shared.tell(busy, 1000.0)
+        assert mirror.sync(conn) == 1
+    assert mirror.study.best_trial.values == [1000.0]
+    assert mirror.study.get_trials(states=(TrialState.RUNNING,)) == []
+    with pytest.raises(ValueError, match="at least 8"):
+        Mirror(
+            "x",
+            directions=[optuna.study.StudyDirection.MAXIMIZE],
+            sampler=optuna.samplers.RandomSampler(),
+            pruner=optuna.pruners.NopPruner(),
+            history=4,
+        )

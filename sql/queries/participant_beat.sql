@@ -1,0 +1,1 @@
+UPDATE sweep_participants SET heartbeat = now() WHERE id = %(id)s AND left_at IS NULL;
