@@ -54,6 +54,35 @@ def seed_with(dotted: str, value: Any) -> dict[str, Any]:
     return data
 
 
+def debian_tool(binary: str, package: str) -> str:
+    """The path of a Debian tool the tests need (PgBouncer, Chromium), installed with apt-get when
+    it is missing, so that the README's test command needs nothing installed by hand. As root (CI)
+    or with password-less sudo; otherwise the test fails saying what to install. Never a skip."""
+    import fcntl
+
+    def found() -> str | None:
+        for candidate in (shutil.which(binary), f"/usr/sbin/{binary}", f"/usr/bin/{binary}"):
+            if candidate and Path(candidate).exists():
+                return candidate
+        return None
+
+    if (path := found()) is not None:
+        return path
+    sudo: list[str] = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    with open(Path(tempfile.gettempdir()) / "sweep-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers install one at a time
+        if (path := found()) is None and shutil.which("apt-get"):
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            for args in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", package]):
+                subprocess.run([*sudo, *args], env=env, capture_output=True, check=False)
+            path = found()
+    if path is None:
+        pytest.fail(
+            f"the tests need {binary}: install Debian's {package} (apt-get install {package})"
+        )
+    return path
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """URL of a running server's maintenance database."""

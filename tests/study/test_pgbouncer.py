@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
-from conftest import DATA_DIR, ROOT, sql, tiny_space
+from conftest import DATA_DIR, ROOT, debian_tool, sql, tiny_space
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from test_study import assert_consistent
 
@@ -54,8 +54,7 @@ class Bouncer:
 @pytest.fixture
 def pgbouncer(server_url: str) -> Iterator[Bouncer]:
     """PgBouncer in transaction mode in front of the test server."""
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    assert Path(binary).exists(), "PgBouncer is part of the test setup: apt-get install pgbouncer"
+    binary = debian_tool("pgbouncer", "pgbouncer")
     server = conninfo_to_dict(server_url)
     user = str(server.get("user") or "postgres")
     home = Path(tempfile.mkdtemp(prefix="sweep-pgbouncer-"))
