@@ -134,3 +134,9 @@ trial_number = whole_number(
     1, MAX_TRIALS, "the number in the trial's id (btc-4h-t0017: 17), e.g. --trial 17"
 )
 port = whole_number(1, 65_535, "a TCP port, e.g. --port 8080")
+robust_top = whole_number(
+    1, 50, "how many of the study's best trials to evaluate (as sweep.robust_top), e.g. --top 5"
+)
+robust_random = whole_number(
+    0, 100, "random multi-parameter neighbours per candidate (0: none), e.g. --random 8"
+)
