@@ -19,7 +19,7 @@ from sweep.core.errors import SweepError
 from sweep.core.pipeline import Dataset, ExperimentResult
 from sweep.core.regimes import BarRegimes, bar_regimes, regime_table
 from sweep.store.registry import RobustLink, RobustRecorded, open_registry
-from sweep.study.interrupts import interrupt_once
+from sweep.study.interrupts import interrupt_once, interrupted
 from sweep.study.runner import Computed, clock, compute, load_dataset, persist, since
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ def run_specs(plan: RobustWorkerPlan, on_done: Callable[[], None] | None = None)
     ran = 0
     try:
         while True:
+            if interrupted():  # a Ctrl-C whose KeyboardInterrupt was swallowed
+                raise KeyboardInterrupt
             with plan.next_index.get_lock():
                 i = int(plan.next_index.value)
                 plan.next_index.value = i + 1
