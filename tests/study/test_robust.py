@@ -18,14 +18,18 @@ from typing import Any
 
 import pytest
 from conftest import DATA_DIR, SEED_LEADERBOARD, StudyDir, optuna_trials, sql, tiny_space
+from psycopg.types.json import Jsonb
 
+from sweep.core.experiment import validate_experiment
 from sweep.core.regimes import REGIMES
 from sweep.store.registry import leaderboard, open_registry, query
+from sweep.study.folds import fit_default_folds
 from sweep.study.optuna_study import FAIL_REASON
 from sweep.study.robust import N_SEEDS, RobustRequest, plan_robustness
 from sweep.study.robust_report import robustness_results
 from sweep.study.runner import compute
 from sweep.study.selection import Candidate, choose_robust, load_neighbourhoods
+from sweep.study.space import first_value, load_space
 from sweep.study.study_stats import load_study_returns, study_stats_for
 from sweep.study.summary import study_summary_lines, summarize
 
@@ -563,3 +567,52 @@ def test_the_readme_queries_give_the_reported_figures(ev: Evaluated) -> None:
     assert Counter(r["kind"] for r in others) == {"base": 1, "seed": N_SEEDS, "symbol": 1}
     regimes = {r["regime"]: r for r in sql(ev.sd.url, queries[2])}
     assert set(regimes) == set(REGIMES) and regimes["all"]["bars"] > 0
+
+
+def test_evaluations_score_on_the_folds_the_candidate_ran_on(
+    ev: Evaluated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study whose file sets no training.cv scores on main's default folds (sweep.study.space,
+    fitted by sweep.study.folds): its evaluations use exactly the folds its trials ran on. A
+    study registered before studies always scored on folds (its trials have no cv) gets the same
+    default folds, fitted to its data, and the output says so. Only planned here, not run."""
+    sd = ev.sd
+    space = tiny_space("rob-default")
+    assert "cv" not in space["training"]
+    sd.write("default.yaml", space)
+    p = sd.sweep("run", "default.yaml", "--trials", "2", "--jobs", "1", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    monkeypatch.chdir(sd.path)
+    fitted = fit_default_folds(load_space(sd.path / "default.yaml"))
+    default_cv = validate_experiment(fitted.apply(first_values(fitted))).training.cv
+    assert default_cv is not None
+    conn = open_registry(sd.url)
+    try:
+        specs, run = plan_robustness(conn, RobustRequest("rob-default", top=1))
+        cand = run.candidates[0]
+        stored = conn.execute(
+            "SELECT config FROM experiments WHERE experiment_id = %s", (cand,)
+        ).fetchone()
+        assert stored is not None
+        trial_cv = validate_experiment(stored[0]).training.cv
+        assert trial_cv == default_cv
+        assert specs and all(s.config.training.cv == trial_cv for s in specs)
+        assert "the study's" in run.cv_note and "has no training.cv" not in run.cv_note
+        # as a study from before folds: its trial's config without cv
+        training = {k: v for k, v in stored[0]["training"].items() if k != "cv"}
+        cfg = validate_experiment({**stored[0], "training": training})
+        assert cfg.training.cv is None
+        with conn.transaction():
+            conn.execute(
+                "UPDATE experiments SET config = %s, config_hash = %s WHERE experiment_id = %s",
+                (Jsonb(cfg.to_json_dict()), cfg.fingerprint(), cand),
+            )
+        specs, run = plan_robustness(conn, RobustRequest("rob-default", top=1))
+    finally:
+        conn.close()
+    assert "has no training.cv" in run.cv_note
+    assert specs and all(s.config.training.cv == default_cv for s in specs)
+
+
+def first_values(space: Any) -> dict[str, Any]:
+    return {p.path: first_value(p) for p in space.params}
