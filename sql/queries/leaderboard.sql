@@ -2,14 +2,14 @@
 -- asked for (and then only they), with their looks counted on the bars: look_number of
 -- looks_on_bars are holdout looks by any study on the same symbol, timeframe and overlapping
 -- window (covering at least a tenth of it), scored_on_bars the other results that scored
--- those bars. With latest_only, one row
+-- those bars. Robustness runs never (`sweep robust` reports them). With latest_only, one row
 -- per experiment: its latest run.
 WITH runs AS (
     SELECT DISTINCT ON (CASE WHEN %(latest_only)s THEN r.experiment_id END,
                         CASE WHEN %(latest_only)s THEN NULL ELSE r.id END)
            r.*
     FROM model_results r
-    WHERE r.holdout = %(holdout)s AND NOT r.refit
+    WHERE r.holdout = %(holdout)s AND NOT r.refit AND r.role <> 'robust'
     ORDER BY CASE WHEN %(latest_only)s THEN r.experiment_id END,
              CASE WHEN %(latest_only)s THEN NULL ELSE r.id END,
              r.id DESC

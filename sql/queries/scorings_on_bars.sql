@@ -3,6 +3,8 @@
 -- apart, and those edges are not a look), by
 -- study (NULL: single runs) and kind: holdout looks, and search results (a run without
 -- walk-forward folds scores its test period; a study with another train_ratio folds over it).
+-- Robustness runs (`sweep robust`, gate_passed NULL) are left out: they are no search and score
+-- the search part only.
 -- looks_until counts the holdout looks up to and including result %(result_id)s.
 SELECT e.study_name, r.holdout, count(*) AS n,
        count(*) FILTER (WHERE r.holdout AND r.id <= %(result_id)s) AS looks_until

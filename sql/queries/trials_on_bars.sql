@@ -1,7 +1,8 @@
 -- Trials scored on the same bars as a study's trials, by study (NULL: single runs): the same
 -- symbol and timeframe, with a scored window (test_from..test_to) covering at least a tenth of
 -- the study's.
--- Completed search results only (holdout looks are counted apart); the study's own trials are
+-- Completed search results only (holdout looks are counted apart; robustness runs, which have no
+-- study and a NULL gate_passed, are not trials and not single runs); the study's own trials are
 -- counted by study_tried, pruned ones included.
 WITH mine AS (
     SELECT e.symbol, e.timeframe, min(r.test_from) AS t0, max(r.test_to) AS t1

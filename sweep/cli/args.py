@@ -136,3 +136,9 @@ trial_number = whole_number(
 )
 last_bars = whole_number(1, MAX_LAST, "how many of the newest bars to show, e.g. --last 10")
 port = whole_number(1, 65_535, "a TCP port, e.g. --port 8080")
+robust_top = whole_number(
+    1, 50, "how many of the study's best trials to evaluate (as sweep.robust_top), e.g. --top 5"
+)
+robust_random = whole_number(
+    0, 100, "random multi-parameter neighbours per candidate (0: none), e.g. --random 8"
+)

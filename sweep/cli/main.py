@@ -14,6 +14,11 @@ from sweep.cli import args as cli_args
 from sweep.cli.tables import EXIT_BAD_INPUT, EXIT_OK
 from sweep.core.errors import SweepError
 
+_SELECT_HELP = (
+    "peak (the best objective) or robust (among the top K, the best lower-quartile neighbour "
+    "objective); default: the study's sweep.select"
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     p = cli_args.OneLineParser(
@@ -107,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "-o", "--output", type=cli_args.output_file, help="file to write (default: stdout)"
     )
+    ex.add_argument("--select", help=_SELECT_HELP)
 
     ho = sub.add_parser(
         "holdout",
@@ -119,6 +125,30 @@ def _parser() -> argparse.ArgumentParser:
         type=cli_args.trial_number,
         help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
     )
+    ho.add_argument("--select", help=_SELECT_HELP)
+
+    rb = sub.add_parser(
+        "robust",
+        parents=[common],
+        help="does a study's winner hold up: neighbours, seeds, symbols, regimes",
+    )
+    rb.add_argument("study", type=cli_args.study_name)
+    rb.add_argument(
+        "--trial", type=cli_args.trial_number, help="evaluate this trial (btc-4h-t0017: 17)"
+    )
+    rb.add_argument(
+        "--top", type=cli_args.robust_top, help="evaluate the K best (default: the chosen trial)"
+    )
+    rb.add_argument("--jobs", type=cli_args.jobs, help="worker processes (default: all cores)")
+    rb.add_argument(
+        "--random",
+        type=cli_args.robust_random,
+        default=0,
+        help="also R random multi-parameter neighbours",
+    )
+    rb.add_argument("--select", help=_SELECT_HELP)
+    rb.add_argument("--format", choices=("table", "json"), default="table")
+    rb.add_argument("--no-progress", action="store_true", help="no progress line")
 
     dash = sub.add_parser(
         "dashboard", parents=[common], help="serve Optuna Dashboard on the registry's storage"
@@ -194,4 +224,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return study.dashboard(args)
     if args.command == "holdout":
         return study.holdout(args)
+    if args.command == "robust":
+        from sweep.cli.robust import robust
+
+        return robust(args, study._optuna_number(args.trial))
     raise AssertionError(args.command)

@@ -27,6 +27,7 @@ def run_study_command(args: argparse.Namespace, space: SearchSpace, command: str
         timeout=args.timeout,
         on_progress=bar.update if bar else None,
         command=command,
+        on_robust=bar.robust if bar else None,
     )
     if bar:
         bar.close()
@@ -71,6 +72,7 @@ class _ProgressBar:
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.last_decile = -1
         self.width = 0
+        self._robust_done: int | None = None
 
     def update(self, p: Progress) -> None:
         done = min(p.counts.counted, p.target)
@@ -96,6 +98,19 @@ class _ProgressBar:
                 return
             self.last_decile = decile
             write(line + "\n")
+        self.stream.flush()
+
+    def robust(self, done: int, total: int) -> None:
+        """Robust selection's neighbourhood runs, after the search (sweep.select: robust)."""
+        if done == self._robust_done:
+            return
+        self._robust_done = done
+        line = f"robust selection: {done}/{total} neighbour runs of the top trials"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self.width))
+            self.width = len(line)
+        elif done in (0, total) or done * 10 // total != (done - 1) * 10 // total:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
     def close(self) -> None:
@@ -174,6 +189,7 @@ def studies(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
+    _check_select(args)
     from sweep.store.db import database_url
     from sweep.store.registry import open_registry
     from sweep.study.export import export_trial
@@ -183,7 +199,9 @@ def export(args: argparse.Namespace) -> int:
     url = database_url()
     conn = open_registry(url)
     try:
-        out = export_trial(conn, create_storage(url), args.study, _optuna_number(args.trial))
+        out = export_trial(
+            conn, create_storage(url), args.study, _optuna_number(args.trial), select=args.select
+        )
     finally:
         conn.close()
     if out.gate_failures:
@@ -228,6 +246,7 @@ def dashboard(args: argparse.Namespace) -> int:
 def holdout(args: argparse.Namespace) -> int:
     import os
 
+    _check_select(args)
     from sweep.store.db import database_url
     from sweep.store.registry import open_registry
     from sweep.study.holdout import evaluate_holdout, holdout_line
@@ -235,12 +254,42 @@ def holdout(args: argparse.Namespace) -> int:
     conn = open_registry(database_url())
     try:
         h = evaluate_holdout(
-            conn, args.study, _optuna_number(args.trial), nthread=os.cpu_count() or 1
+            conn,
+            args.study,
+            _optuna_number(args.trial),
+            nthread=os.cpu_count() or 1,
+            select=args.select,
         )
     finally:
         conn.close()
+    if h.chosen_by:
+        print(h.chosen_by)
     print(("✓ " if h.gate_passed else "✗ ") + holdout_line(h))
     return EXIT_OK
+
+
+def _check_select(args: argparse.Namespace) -> None:
+    """``--select``: a known rule, and not with ``--trial`` (which names the trial itself)."""
+    from sweep.core.config import did_you_mean
+    from sweep.core.errors import ConfigError
+    from sweep.study.selection import SELECT_RULES
+
+    if args.select is None:
+        return
+    if args.select not in SELECT_RULES:
+        raise ConfigError(
+            "unknown selection rule",
+            key="--select",
+            value=args.select,
+            hint=did_you_mean(args.select, SELECT_RULES, "rules"),
+        )
+    if args.trial is not None:
+        raise ConfigError(
+            "cannot be combined with --trial",
+            key="--select",
+            value=args.select,
+            hint="--trial N names the trial; --select chooses one",
+        )
 
 
 def _optuna_number(trial: int | None) -> int | None:

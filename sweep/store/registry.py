@@ -118,7 +118,7 @@ class ResultRow:
 
     status: str  # ok | failed | pruned
     metrics: Mapping[str, Any] | None
-    gate_passed: bool | None  # None: not a search result (a refit for live prediction)
+    gate_passed: bool | None  # None: not a search result (a refit, or a robustness run)
     gate_failures: Sequence[str]
     model_path: str | None = None
     train_from: datetime | None = None
@@ -135,6 +135,39 @@ class ResultRow:
     timing: TimingScores | None = None  # the run's timing-test scores (sweep.core.timing)
     refit: bool = False  # a model fitted for live prediction: scores nothing, counts nowhere
     artifacts: Mapping[str, Any] | None = None  # where the model files went (sweep.artifacts)
+    robust: RobustLink | None = None  # set: a robustness run of a study's candidate
+
+    @property
+    def role(self) -> str:
+        """``model_results.role``: search (a trial or a single run), holdout or robust."""
+        if self.holdout_of_study is not None:
+            return "holdout"
+        return "robust" if self.robust is not None else "search"
+
+
+@dataclass(frozen=True)
+class RobustLink:
+    """What a robustness run is (``robust_evaluations``): which candidate of which study, which
+    change (``eval_key`` names it deterministically, so a resumed command skips it), and the
+    objective's value overall and per market regime."""
+
+    study_name: str
+    candidate_id: str
+    kind: str  # base | neighbour | random | seed | symbol
+    eval_key: str
+    label: str
+    changes: Mapping[str, Any]
+    objective: str
+    value: float | None
+    passed: bool  # the gate's per-run checks
+    regimes: Mapping[str, Any] | None = None
+
+
+class RobustRecorded(RegistryError):
+    """Another process recorded this robustness evaluation first."""
+
+    def __init__(self, candidate_id: str, eval_key: str) -> None:
+        super().__init__(f"the robustness run {eval_key} of {candidate_id} was recorded meanwhile")
 
 
 def _timing_params(scores: TimingScores | None) -> dict[str, Any]:
@@ -303,6 +336,8 @@ def _record_run(
                 "holdout": result.holdout_of_study is not None,
                 "refit": result.refit,
                 "artifacts": Jsonb(dict(result.artifacts)) if result.artifacts else None,
+                "role": result.role,
+                "robust_of": result.robust.candidate_id if result.robust is not None else None,
                 "first_day": returns.first_day if returns is not None else None,
                 "n_days": len(returns.values) if returns is not None else None,
                 "encoding": ENCODING,
@@ -326,6 +361,26 @@ def _record_run(
             ).fetchone()
             if look is None:  # rolls back this transaction: the result row goes with it
                 raise HoldoutRecorded(result.holdout_of_study, cfg.experiment_id)
+        if result.robust is not None:
+            link = result.robust
+            done = conn.execute(
+                query("insert_robust_evaluation"),
+                {
+                    "result_id": got[0],
+                    "study_name": link.study_name,
+                    "candidate_id": link.candidate_id,
+                    "kind": link.kind,
+                    "eval_key": link.eval_key,
+                    "label": link.label,
+                    "changes": Jsonb(dict(link.changes)),
+                    "objective": link.objective,
+                    "value": link.value,
+                    "passed": link.passed,
+                    "regimes": Jsonb(dict(link.regimes)) if link.regimes is not None else None,
+                },
+            ).fetchone()
+            if done is None:  # a concurrent `sweep robust` was first: roll this one back
+                raise RobustRecorded(link.candidate_id, link.eval_key)
     return int(got[0]), got[1]
 
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing as mp
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +19,6 @@ from sweep.store.db import ENV_PGBOUNCER, behind_pooler, connect, database_url, 
 from sweep.store.registry import open_registry, query
 from sweep.study.folds import fit_default_folds
 from sweep.study.lifecycle import (
-    EXIT_DATABASE_LOST,
     DatabaseLost,
     connection_lost,
     join_study,
@@ -41,6 +37,8 @@ from sweep.study.optuna_study import (
     study_lock_key,
     trial_counts,
 )
+from sweep.study.processes import run_processes, worker_context
+from sweep.study.robust import RobustRequest, run_robustness
 from sweep.study.runner import load_dataset
 from sweep.study.space import SearchSpace, first_value
 from sweep.study.study_stats import conclude_study
@@ -120,9 +118,12 @@ def run_study(
     timeout: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     command: str = "run",
+    on_robust: Callable[[int, int], None] | None = None,
 ) -> StudySummary:
     """Run (or resume, or join) a study until ``n_trials`` trials are counted. ``command``
-    (``run`` or ``worker``) names this participant in ``sweep_participants``."""
+    (``run`` or ``worker``) names this participant in ``sweep_participants``. With
+    ``sweep.select: robust``, then evaluate the top K trials' neighbourhoods (``on_robust(done,
+    total)`` as they finish), so that the study's chosen trial is the robust one."""
     name = name or space.study_name
     problem = study_name_problem(name)
     if problem:
@@ -147,7 +148,7 @@ def run_study(
             jobs,
             sampler,
         )
-    ctx = _worker_context() if jobs > 1 else None  # its imports overlap the checks below
+    ctx = worker_context() if jobs > 1 else None  # its imports overlap the checks below
     quiet_lost_connections()
     fingerprints = data_fingerprints(space)
     space = fit_default_folds(space)  # before trial 0: the default folds must fit the data
@@ -192,11 +193,16 @@ def run_study(
                 Worker(plans[0], space).run()
             else:
                 assert ctx is not None
-                _run_processes(ctx, plans, url)
+                run_processes(ctx, worker_main, plans, url=url)
             # Only --timeout ends a run before the budget is met without an exception: then the
             # study is resumable, not done.
             met = trial_counts(conn, name).counted >= n_trials
             status = "completed" if met else "timed_out"
+            if met and space.settings.select == "robust":
+                # Robust selection chooses among the top K by their neighbourhoods: evaluate
+                # those not registered yet (a resumed or re-run study evaluates only the rest).
+                request = RobustRequest(name, neighbours_only=True, jobs=min(jobs, 256))
+                run_robustness(request, url=url, ctx=ctx, on_progress=on_robust)
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -274,61 +280,6 @@ def _tell_dashboard(
             storage.set_study_user_attr(study_id, key, value)
     except Exception as e:  # the study's end is recorded either way
         log.warning("could not write the verdict to the dashboard's study attributes: %s", e)
-
-
-def _worker_context() -> Any:
-    """How worker processes start. On Linux, forked from a fork server that imported
-    ``sweep.study.worker`` once (its start returns at once, so those imports overlap the parent's
-    data checks): a worker runs within milliseconds instead of importing Optuna, XGBoost and pandas
-    itself. The server has run no query and no parallel region; the only threads it holds are
-    library pools with fork handlers (OpenBLAS). Elsewhere, fresh interpreters (spawn)."""
-    if not sys.platform.startswith("linux"):
-        return mp.get_context("spawn")
-    from multiprocessing import forkserver
-
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["sweep.study.worker"])
-    # The server is in the terminal's process group and imports before it ignores SIGINT: a
-    # Ctrl-C during the checks must stop this process, not kill the server with a traceback.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return ctx
-
-
-def _run_processes(ctx: Any, plans: list[WorkerPlan], url: str) -> None:
-    procs = [
-        ctx.Process(target=worker_main, args=(p,), name=f"sweep-worker-{p.worker}") for p in plans
-    ]
-    try:
-        for p in procs:
-            p.start()  # the first waits for the fork server's imports
-        for p in procs:
-            p.join()
-    except KeyboardInterrupt:
-        for p in procs:
-            if p.is_alive() and p.pid is not None:
-                os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            if p.pid is None:
-                continue  # interrupted before it started
-            p.join(timeout=120)
-            if p.is_alive():
-                p.terminate()
-        raise
-    codes = [p.exitcode for p in procs]
-    if EXIT_DATABASE_LOST in codes:
-        raise DatabaseLost(url)
-    if all(c != 0 for c in codes):
-        raise SweepError(
-            f"every worker failed (exit codes {codes})",
-            hint="run again with --debug --jobs 1 to see the error",
-        )
-    for p, c in zip(procs, codes, strict=True):
-        if c != 0:
-            log.warning("%s exited with %s; the others finished the budget", p.name, c)
 
 
 class _Watcher:

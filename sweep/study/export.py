@@ -24,7 +24,7 @@ from sweep.store.registry import Connection, same_config
 from sweep.study.holdout import holdout_line, recorded_holdout
 from sweep.study.optuna_study import trial_experiment_id
 from sweep.study.space import parse_space
-from sweep.study.summary import choose, study_results, study_row
+from sweep.study.summary import choose_trial, study_results, study_row
 from sweep.study.verdict import recorded_failures, verdict_line
 
 
@@ -42,19 +42,24 @@ def export_trial(
     storage: optuna.storages.BaseStorage,
     study_name: str,
     trial_number: int | None = None,
+    select: str | None = None,
 ) -> Exported:
-    """The YAML text of a trial's fixed config (default: the study's best trial)."""
+    """The YAML text of a trial's fixed config (default: the study's chosen trial, by ``select``
+    or the study's ``sweep.select``)."""
     meta = study_row(conn, study_name)
     if meta is None:
         raise ConfigError(
             "no such study", key="STUDY", value=study_name, hint="`sweep studies` lists them"
         )
     rows = study_results(conn, study_name)
+    how: list[str] = []
     if trial_number is None:
-        best = choose(meta, rows)
-        if best is None:
+        choice = choose_trial(conn, meta, rows, select=select)
+        if choice.row is None:
             raise RegistryError(f"study {study_name} has no completed trial to export")
-        trial_number = int(best["trial_number"])
+        choice.check_ready(study_name, "--select" if select else "sweep.select")
+        trial_number = int(choice.row["trial_number"])
+        how = [choice.describe(str(meta["objectives"][0]))]
     row = next((r for r in rows if r["trial_number"] == trial_number), None)
     if row is None or row["status"] != "ok":
         raise ConfigError(
@@ -116,6 +121,7 @@ def export_trial(
                     str(stats.get("n_trials_note") or f"N = {stats.get('n_trials')}"),
                 ]
             ),
+            *how,
             "objectives: "
             + ", ".join(
                 f"{o} ({d}) = {metrics.get(o)}"

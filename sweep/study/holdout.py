@@ -27,7 +27,7 @@ from sweep.store.registry import Connection, HoldoutRecorded, query
 from sweep.study.optuna_study import trial_experiment_id
 from sweep.study.runner import compute, persist
 from sweep.study.study_stats import DAYS_PER_YEAR
-from sweep.study.summary import choose, study_results, study_row
+from sweep.study.summary import choose_trial, study_results, study_row
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class HoldoutResult:
     psr: float | None = None
     sharpe_interval: tuple[float, float] | None = None
     daily_sharpe: float | None = None
+    chosen_by: str = ""  # which rule chose the trial (empty: --trial named it)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -72,19 +73,31 @@ def _recorded(conn: Connection, study: str, eid: str) -> dict[str, Any] | None:
         return cur.fetchone()
 
 
-def chosen_trial(conn: Connection, study: str, trial_number: int | None) -> tuple[int, str]:
-    """The trial to evaluate: ``trial_number``, or the study's best by its objectives."""
+def chosen_trial(
+    conn: Connection, study: str, trial_number: int | None, select: str | None = None
+) -> tuple[int, str]:
+    """The trial to evaluate: ``trial_number``, or the study's chosen trial by ``select`` (default:
+    the study's ``sweep.select``; robust selection needs its candidates' neighbourhoods)."""
+    return _chosen(conn, study, trial_number, select)[:2]
+
+
+def _chosen(
+    conn: Connection, study: str, trial_number: int | None, select: str | None
+) -> tuple[int, str, str]:
     meta = study_row(conn, study)
     if meta is None:
         raise ConfigError(
             "no such study", key="STUDY", value=study, hint="`sweep studies` lists them"
         )
+    how = ""
     if trial_number is None:
-        best = choose(meta, study_results(conn, study))
-        if best is None:
+        choice = choose_trial(conn, meta, study_results(conn, study), select=select)
+        if choice.row is None:
             raise RegistryError(f"study {study} has no completed trial")
-        trial_number = int(best["trial_number"])
-    return trial_number, trial_experiment_id(study, trial_number)
+        choice.check_ready(study, "--select" if select else "sweep.select")
+        trial_number = int(choice.row["trial_number"])
+        how = choice.describe(str(meta["objectives"][0]))
+    return trial_number, trial_experiment_id(study, trial_number), how
 
 
 def recorded_holdout(conn: Connection, study: str, trial_number: int) -> HoldoutResult | None:
@@ -95,10 +108,15 @@ def recorded_holdout(conn: Connection, study: str, trial_number: int) -> Holdout
 
 
 def evaluate_holdout(
-    conn: Connection, study: str, trial_number: int | None = None, *, nthread: int = 1
+    conn: Connection,
+    study: str,
+    trial_number: int | None = None,
+    *,
+    nthread: int = 1,
+    select: str | None = None,
 ) -> HoldoutResult:
     """The trial's holdout result; evaluated (and counted as a look) only the first time."""
-    number, eid = chosen_trial(conn, study, trial_number)
+    number, eid, how = _chosen(conn, study, trial_number, select)
     row = conn.execute(query("experiment_config"), {"experiment_id": eid}).fetchone()
     if row is None:
         raise ConfigError("no registered trial with this number", key="--trial", value=number)
@@ -135,7 +153,7 @@ def evaluate_holdout(
             pass
         got = _recorded(conn, study, eid)
     assert got is not None
-    return _result(conn, eid, number, got, new=new)
+    return replace(_result(conn, eid, number, got, new=new), chosen_by=how)
 
 
 def _result(

@@ -7,7 +7,9 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["interrupt_once", "interrupts_deferred"]
+__all__ = ["interrupt_once", "interrupted", "interrupts_deferred"]
+
+_received = threading.Event()
 
 
 @contextlib.contextmanager
@@ -35,6 +37,14 @@ def interrupt_once() -> None:
 
     def handler(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _received.set()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
+
+
+def interrupted() -> bool:
+    """Whether :func:`interrupt_once`'s SIGINT arrived. Its KeyboardInterrupt can be lost: raised
+    inside a destructor (XGBoost's ``DMatrix.__del__``), Python prints "Exception ignored" and
+    carries on; a loop over units of work checks this before taking the next one."""
+    return _received.is_set()

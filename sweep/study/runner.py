@@ -32,7 +32,7 @@ from sweep.core.returns import daily_returns
 from sweep.core.timing import TimingScores, timing_objective, timing_scores
 from sweep.store.artifacts import UploadedModel, upload_model
 from sweep.store.db import sweep_home
-from sweep.store.registry import Connection, ResultRow, record_run
+from sweep.store.registry import Connection, ResultRow, RobustLink, record_run
 from sweep.study.verdict import PENDING, provenance_failures, recorded_failures
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class RunOutcome:
     result_id: int
     status: str
     metrics: dict[str, Any] | None
-    gate_passed: bool
+    gate_passed: bool | None  # None: a robustness run (never on a leaderboard)
     gate_failures: tuple[str, ...]
     error: str | None
     model_path: str | None
@@ -147,12 +147,15 @@ def persist(
     trial_number: int | None = None,
     holdout_of: tuple[ExperimentConfig, str] | None = None,
     objective: str = "sharpe",
+    robust: RobustLink | None = None,
 ) -> RunOutcome:
     """Write the model file and the registry rows of a computed run (one transaction).
 
     ``holdout_of=(trial_config, study)``: the run is that trial's sealed-holdout evaluation; its
     row is registered under the trial's experiment (and config), flagged, and counted as a look.
     ``objective``: the study's first objective, which the stored timing-test scores are of.
+    ``robust``: the run is a robustness evaluation of a study's candidate (its own experiment,
+    role ``robust``, ``gate_passed`` NULL; see ``sql/009_robust.sql``).
     """
     cfg, result = computed.config, computed.result
     registered = holdout_of[0] if holdout_of else cfg
@@ -165,13 +168,14 @@ def persist(
         row = ResultRow(
             status=status,
             metrics=None,
-            gate_passed=False,
+            gate_passed=None if robust is not None else False,
             gate_failures=(error,),
             data_fingerprint=computed.fingerprint,
             duration_s=computed.duration_s,
             cpu_s=computed.cpu_s,
             error=error,
             holdout_of_study=holdout_study,
+            robust=robust,
         )
     else:
         study_failures = _study_failures(conn, cfg, study_name, holdout_study)
@@ -181,7 +185,10 @@ def persist(
         row = ResultRow(
             status="ok",
             metrics=result.metrics,
-            gate_passed=result.verdict.passed and not study_failures,
+            # A robustness run is never on a leaderboard nor under a study's verdict: NULL
+            gate_passed=(
+                None if robust is not None else result.verdict.passed and not study_failures
+            ),
             gate_failures=failures,
             model_path=str(model_path),
             train_from=result.train_from.to_pydatetime(),
@@ -196,6 +203,7 @@ def persist(
             holdout_of_study=holdout_study,
             timing=_timing_for(result, objective),
             artifacts=uploaded.to_json() if uploaded is not None else None,
+            robust=robust,
         )
     try:
         rid, _ = record_run(

@@ -20,6 +20,7 @@ from pydantic import (
 
 from sweep.core.config import did_you_mean, with_line
 from sweep.core.errors import ConfigError
+from sweep.study.selection import SELECT_RULES
 
 WARMUP_FOLDS = 2  # the pruner's first decision: after this many folds, unless told otherwise
 
@@ -113,6 +114,19 @@ class SweepSettings(BaseModel):
     # DSR's N: `bars` counts every trial scored on the same bars, across studies and single runs
     # (choosing among them all is what inflates the best); `study` counts this study's only.
     count_trials: Literal["bars", "study"] = "bars"
+    # How the study's chosen trial is picked: `peak` (the best objective) or `robust` (among the
+    # top `robust_top`, the best lower quartile of its neighbours' objective; sweep.study.selection)
+    select: str = "peak"
+    robust_top: StrictInt = Field(default=5, ge=2, le=50)
+
+    @field_validator("select")
+    @classmethod
+    def _select_rule(cls, v: str) -> str:
+        if v not in SELECT_RULES:
+            raise ValueError(
+                f"'{v}' is not a selection rule; {did_you_mean(str(v), SELECT_RULES, 'rules')}"
+            )
+        return v
 
     @field_validator("objective")
     @classmethod

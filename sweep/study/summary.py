@@ -8,8 +8,10 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
+from sweep.core.errors import ConfigError
 from sweep.core.gate import PER_RUN_CHECKS, feasible, format_threshold, shortfall
 from sweep.store.registry import Connection, query
+from sweep.study.selection import Candidate, choose_robust, load_neighbourhoods, neighbour_values
 from sweep.study.verdict import PBO_CAUTION, STUDY_FAILURE_PREFIX, verdict_line
 
 
@@ -30,6 +32,7 @@ class StudySummary:
     best: dict[str, Any] | None  # experiment_id, trial_number, metrics
     status: str
     stats: dict[str, Any] = field(default_factory=dict)
+    choice: Choice | None = None  # how ``best`` was chosen (sweep.select)
 
 
 def study_row(conn: Connection, name: str) -> dict[str, Any] | None:
@@ -99,6 +102,20 @@ def pick_best(
     trades scores Sharpe 0, above most trading ones, and is the farthest from any constraint on
     trades. Several objectives: among the Pareto-optimal trials, the one best on the first
     objective. ``sweep export`` follows this rule without ``--trial``."""
+    ranked = ranked_trials(rows, objectives, directions, thresholds)
+    return ranked[0] if ranked else None
+
+
+def ranked_trials(
+    rows: list[dict[str, Any]],
+    objectives: list[str],
+    directions: list[str],
+    thresholds: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """The trials :func:`pick_best` chooses from (its pool), best first: the Pareto-optimal
+    ones before the rest (all of them with one objective), each group by the first objective,
+    ties by trial number. The first is :func:`pick_best`'s; the first K are the candidates of
+    robust selection."""
     sign = [1.0 if d == "maximize" else -1.0 for d in directions]
     thresholds = thresholds or {}
 
@@ -115,18 +132,112 @@ def pick_best(
     both = [(s, r) for s, r in met if passed_own_gate(r)]
     pool = both or met or passing or scored
     if not pool:
-        return None
+        return []
     if thresholds and not (both or met or passing):
         gaps = [shortfall(thresholds, r.get("metrics") or {}) for _, r in pool]
         least = min(gaps)
         pool = [sr for sr, gap in zip(pool, gaps, strict=True) if gap <= least]
-    front = [
-        (s, r)
-        for s, r in pool
-        if not any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in pool)
-    ]
+
+    def dominated(s: list[float]) -> bool:
+        return any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in pool)
+
     # Ties broken by trial number, so the choice does not depend on row order.
-    return max(front, key=lambda sr: (sr[0][0], -int(sr[1]["trial_number"])))[1]
+    ordered = sorted(pool, key=lambda sr: (dominated(sr[0]), -sr[0][0], int(sr[1]["trial_number"])))
+    return [r for _, r in ordered]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The study's chosen trial and the rule that chose it (``sweep.select``, or ``--select``).
+
+    ``rule`` is the rule applied: ``robust`` only when every candidate's neighbourhood is
+    registered; otherwise the peak, with ``pending`` naming the candidates still to evaluate."""
+
+    row: dict[str, Any] | None
+    rule: str  # peak | robust
+    peak: dict[str, Any] | None
+    candidates: tuple[str, ...] = ()  # robust: the top K's experiment ids
+    score: float | None = None  # robust: the chosen trial's robustness score
+    pending: tuple[str, ...] = ()  # robust asked for, these candidates' neighbourhoods missing
+
+    def describe(self, objective: str) -> str:
+        """``chosen by robust selection: ...`` for summaries and export headers."""
+        if self.rule == "robust" and self.row is not None:
+            score = "n/a" if self.score is None else f"{self.score:.3f}"
+            text = (
+                f"chosen by robust selection: lower-quartile neighbour {objective} {score}, the "
+                f"best of the top {len(self.candidates)}"
+            )
+            if self.peak is not None and self.peak["experiment_id"] != self.row["experiment_id"]:
+                peak = (self.peak.get("metrics") or {}).get(objective)
+                text += f" (the peak is {self.peak['experiment_id']}, {objective} {_fmt(peak)})"
+            return text
+        if self.pending:
+            return (
+                f"chosen by the peak: robust selection waits for the neighbourhoods of "
+                f"{len(self.pending)} of the top {len(self.candidates)} (sweep robust)"
+            )
+        return "chosen by the peak (best objective)"
+
+    def check_ready(self, study: str, key: str = "--select") -> None:
+        """Robust selection was asked for: refuse to stand in the peak for it."""
+        if self.pending:
+            raise ConfigError(
+                f"robust selection needs the neighbourhoods of the top {len(self.candidates)} "
+                f"trials; {len(self.pending)} are not evaluated yet ({', '.join(self.pending)})",
+                key=key,
+                value="robust",
+                hint=f"run `sweep robust {study} --select robust` first",
+            )
+
+
+def study_select(meta: dict[str, Any]) -> tuple[str, int]:
+    """The study's selection rule and K, from its space's ``sweep:`` block (``peak``, 5 when
+    unset)."""
+    block = (meta.get("space") or {}).get("sweep") or {}
+    return str(block.get("select", "peak")), int(block.get("robust_top", 5))
+
+
+def choose_trial(
+    conn: Connection,
+    meta: dict[str, Any],
+    rows: list[dict[str, Any]],
+    select: str | None = None,
+    top: int | None = None,
+) -> Choice:
+    """The chosen trial by ``select`` (default: the study's ``sweep.select``): the peak
+    (:func:`pick_best`), or robust selection among the top K (``top``, default
+    ``sweep.robust_top``) by :func:`sweep.study.selection.choose_robust` over their registered
+    neighbourhoods."""
+    rule, k = study_select(meta)
+    rule, k = select or rule, top or k
+    objectives, directions = list(meta["objectives"]), list(meta["directions"])
+    ranked = ranked_trials(rows, objectives, directions, study_thresholds(meta))
+    peak = ranked[0] if ranked else None
+    if rule != "robust" or peak is None:
+        return Choice(peak, "peak", peak)
+    top_k = ranked[:k]
+    ids = tuple(str(r["experiment_id"]) for r in top_k)
+    objective, maximize = objectives[0], directions[0] == "maximize"
+    planned = load_neighbourhoods(conn, str(meta["study_name"]), objective, maximize)
+    pending = tuple(i for i in ids if i not in planned or not planned[i].complete)
+    if pending:
+        return Choice(peak, "peak", peak, ids, pending=pending)
+    values = neighbour_values(conn, str(meta["study_name"]), objective, ids)
+    candidates = [
+        Candidate(
+            str(r["experiment_id"]),
+            int(r["trial_number"]),
+            float((r["metrics"] or {})[objective]),
+            tuple(values.get(str(r["experiment_id"]), [])),
+        )
+        for r in top_k
+    ]
+    if any(not c.neighbours for c in candidates):  # a space with nothing to move
+        return Choice(peak, "peak", peak, ids)
+    best = choose_robust(candidates, maximize)
+    row = next(r for r in top_k if r["experiment_id"] == best.experiment_id)
+    return Choice(row, "robust", peak, ids, score=best.score(maximize))
 
 
 def summarize(conn: Connection, name: str) -> StudySummary | None:
@@ -136,6 +247,7 @@ def summarize(conn: Connection, name: str) -> StudySummary | None:
     rows = study_results(conn, name)
     thresholds = study_thresholds(row)
     failures = Counter(str(r["error"]) for r in rows if r["status"] == "failed")
+    choice = choose_trial(conn, row, rows)
     return StudySummary(
         name=name,
         objectives=list(row["objectives"]),
@@ -147,9 +259,10 @@ def summarize(conn: Connection, name: str) -> StudySummary | None:
         n_feasible=sum(1 for r in rows if is_feasible(r, thresholds)),
         failures=dict(failures.most_common()),
         by_status=dict(Counter(str(r["status"]) for r in rows)),
-        best=choose(row, rows),
+        best=choice.row,
         status=str(row["status"]),
         stats=dict(row["stats"] or {}),
+        choice=choice,
     )
 
 
@@ -183,6 +296,8 @@ def summary_lines(s: StudySummary) -> list[str]:
             f"WR {pct(m.get('win_rate'))}, vs B&H {pct(m.get('alpha'), True)}, "
             f"trades {m.get('n_trades')}" + "".join(f", {o} {_fmt(m.get(o))}" for o in extra)
         )
+        if s.choice is not None and (s.choice.rule == "robust" or s.choice.pending):
+            lines.append(s.choice.describe(s.objectives[0]))
     else:
         lines.append("best: none (no trial completed)")
     n_note = st.get("n_trials_note") or f"N = {st.get('n_trials')}"

@@ -39,7 +39,15 @@ SEED_TEXT = SEED_YAML.read_text()
 SPACE_TEXT = SPACE_YAML.read_text()
 SEED: dict[str, Any] = yaml.safe_load(SEED_TEXT)
 SPACE: dict[str, Any] = yaml.safe_load(SPACE_TEXT)
-TABLES = ("experiments", "model_results", "sweep_studies", "studies", "trials")
+TABLES = (
+    "experiments",
+    "model_results",
+    "sweep_studies",
+    "studies",
+    "trials",
+    "robust_evaluations",
+    "robust_candidates",
+)
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -395,6 +403,12 @@ CASES: list[Case] = [
         "one direction per objective",
     ),
     space("sampler", "sweep.sampler", "grid"),
+    space("select-unknown", "sweep.select", "robst", "sweep.select (line ", "did you mean"),
+    space("select-number", "sweep.select", 1, "sweep.select (line ", "(got 1)"),
+    space("robust-top-1", "sweep.robust_top", 1),
+    space("robust-top-huge", "sweep.robust_top", 51),
+    space("robust-top-float", "sweep.robust_top", 2.5),
+    space("robust-top-text", "sweep.robust_top", "5"),
     space("sweep-range-key", "sweep", {"int": None}, "sweep.int (line ", "unknown key"),
     space("objective-number", "sweep.objective", 5, "sweep.objective (line ", "(got 5)"),
     space(
@@ -711,6 +725,38 @@ CASES: list[Case] = [
     ),
     option("holdout-trial-0", "holdout", "btc-4h", "--trial", "0", expect=("--trial: ",)),
     option("holdout-study", "holdout", "../x", expect=("study: ", "'../x'")),
+    option("export-select", "export", "btc-4h", "--select", "robst", expect=("--select: ",)),
+    option(
+        "export-select-with-trial",
+        "export",
+        "btc-4h",
+        "--select",
+        "robust",
+        "--trial",
+        "2",
+        expect=("--select: cannot be combined with --trial",),
+    ),
+    option("holdout-select", "holdout", "btc-4h", "--select", "peek", expect=("--select: ",)),
+    option("robust-study", "robust", "../x", expect=("study: ", "'../x'")),
+    option("robust-trial-0", "robust", "btc-4h", "--trial", "0", expect=("--trial: ", "'0'")),
+    option("robust-top-0", "robust", "btc-4h", "--top", "0", expect=("--top: ", "(got '0')")),
+    option("robust-top-huge", "robust", "btc-4h", "--top", "51", expect=("--top: ", "50")),
+    option("robust-top-nan", "robust", "btc-4h", "--top", "nan", expect=("--top: ", "'nan'")),
+    option(
+        "robust-top-with-trial",
+        "robust",
+        "btc-4h",
+        "--trial",
+        "1",
+        "--top",
+        "2",
+        expect=("--top: cannot be combined with --trial",),
+    ),
+    option("robust-jobs-0", "robust", "btc-4h", "--jobs", "0", expect=("--jobs: ", "(got '0')")),
+    option("robust-random-negative", "robust", "btc-4h", "--random", "-1", expect=("--random: ",)),
+    option("robust-random-huge", "robust", "btc-4h", "--random", "101", expect=("--random: ",)),
+    option("robust-select", "robust", "btc-4h", "--select", "plateau", expect=("--select: ",)),
+    option("robust-format", "robust", "btc-4h", "--format", "xml", expect=("--format: ", "'xml'")),
     option("dashboard-port-0", "dashboard", "--port", "0", expect=("--port: ", "(got '0')")),
     option("dashboard-port-high", "dashboard", "--port", "70000", expect=("--port: ",)),
     option("unknown-option", "run", "exp.yaml", "--trails", "5", expect=("--trails", "--trials?")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import secrets
 import time
@@ -25,6 +26,8 @@ from sweep.store.db import EmbeddedServer, connect, masked, sqlalchemy_url
 from sweep.store.registry import (
     Connection,
     ResultRow,
+    RobustLink,
+    RobustRecorded,
     check_config_unchanged,
     leaderboard,
     migrations,
@@ -278,6 +281,46 @@ def test_a_failed_write_leaves_nothing(registry: Connection, clean_db: str) -> N
     # The connection is still usable after the rolled-back transaction.
     record_run(registry, make_cfg("new-one"), ok_row(1.0, True), code_version="test")
     assert counts(clean_db) == (before[0] + 1, before[1] + 1)
+
+
+def _link(candidate: str, key: str = "seed:43") -> RobustLink:
+    return RobustLink(
+        study_name="s",
+        candidate_id=candidate,
+        kind="seed",
+        eval_key=key,
+        label="seed 43",
+        changes={"seed": 43},
+        objective="sharpe",
+        value=1.1,
+        passed=True,
+    )
+
+
+def test_a_robustness_run_is_linked_and_never_judged(registry: Connection, clean_db: str) -> None:
+    """A robustness run: its own experiment, role robust, robust_of its candidate, gate_passed
+    NULL (the database refuses anything else), and a second record of the same change is rolled
+    back whole."""
+    record_run(registry, make_cfg("cand"), ok_row(1.2, True), code_version="t")
+    row = dataclasses.replace(ok_row(1.1, True), gate_passed=None, robust=_link("cand"))
+    assert row.role == "robust"
+    record_run(registry, make_cfg("cand-rseed43"), row, code_version="t")
+    with psycopg.connect(clean_db) as c:
+        got = c.execute(
+            "SELECT r.role, r.robust_of, r.gate_passed, v.candidate_id, v.kind, v.value "
+            "FROM model_results r JOIN robust_evaluations v ON v.result_id = r.id"
+        ).fetchall()
+        roles = c.execute("SELECT role FROM model_results ORDER BY id").fetchall()
+    assert got == [("robust", "cand", None, "cand", "seed", 1.1)]
+    assert roles == [("search",), ("robust",)]
+    before = counts(clean_db)
+    with pytest.raises(RobustRecorded):
+        record_run(registry, make_cfg("cand-rseed43b"), row, code_version="t")
+    assert counts(clean_db) == before
+    judged = dataclasses.replace(row, gate_passed=True, robust=_link("cand", "seed:44"))
+    with pytest.raises(RegistryError):
+        record_run(registry, make_cfg("cand-rseed44"), judged, code_version="t")
+    assert counts(clean_db) == before
 
 
 def test_a_refused_write_is_a_registry_error(registry: Connection) -> None:

@@ -1,0 +1,87 @@
+"""Worker processes: how they start (a fork server that imported the pipeline once) and how the
+parent waits for them, forwards Ctrl-C and reports their failures. Shared by study workers and
+robustness evaluations."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sweep.core.errors import SweepError
+from sweep.study.lifecycle import EXIT_DATABASE_LOST, DatabaseLost
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_processes", "worker_context"]
+
+
+def worker_context() -> Any:
+    """How worker processes start. On Linux, forked from a fork server that imported
+    ``sweep.study.worker`` once (its start returns at once, so those imports overlap the parent's
+    data checks): a worker runs within milliseconds instead of importing Optuna, XGBoost and pandas
+    itself. The server has run no query and no parallel region; the only threads it holds are
+    library pools with fork handlers (OpenBLAS). Elsewhere, fresh interpreters (spawn)."""
+    if not sys.platform.startswith("linux"):
+        return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["sweep.study.worker"])
+    # The server is in the terminal's process group and imports before it ignores SIGINT: a
+    # Ctrl-C during the checks must stop this process, not kill the server with a traceback.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return ctx
+
+
+def run_processes(
+    ctx: Any,
+    target: Callable[[Any], object],
+    plans: Sequence[Any],
+    name: str = "sweep-worker",
+    on_tick: Callable[[], None] | None = None,
+    url: str | None = None,
+) -> None:
+    """Run ``target(plan)`` in one process per plan and wait for them all (``on_tick`` about
+    twice a second meanwhile). Ctrl-C is forwarded to the workers, which release their work; a
+    worker that lost the database (``url``) is :class:`DatabaseLost`, said once; if every worker
+    failed, :class:`SweepError`."""
+    procs = [ctx.Process(target=target, args=(p,), name=f"{name}-{i}") for i, p in enumerate(plans)]
+    try:
+        for p in procs:
+            p.start()  # the first waits for the fork server's imports
+        for p in procs:
+            while p.is_alive():
+                p.join(timeout=0.5)
+                if on_tick is not None:
+                    on_tick()
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signal.SIGINT)
+        for p in procs:
+            if p.pid is None:
+                continue  # interrupted before it started
+            p.join(timeout=120)
+            if p.is_alive():
+                p.terminate()
+        raise
+    codes = [p.exitcode for p in procs]
+    if url is not None and EXIT_DATABASE_LOST in codes:
+        raise DatabaseLost(url)
+    if all(c != 0 for c in codes):
+        raise SweepError(
+            f"every worker failed (exit codes {codes})",
+            hint="run again with --debug --jobs 1 to see the error",
+        )
+    for p, c in zip(procs, codes, strict=True):
+        if c != 0:
+            log.warning("%s exited with %s; the others finished the work", p.name, c)
