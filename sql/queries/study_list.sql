@@ -2,7 +2,8 @@
 -- holdout_looks by this study, holdout_looks_on_bars by any study on the same bars (the same
 -- symbol and timeframe, overlapping windows; NULL until this study has looked).
 SELECT s.study_name, s.status, s.n_trials_target, s.n_complete, s.n_pruned, s.n_failed,
-       s.n_running, s.objectives, s.directions, s.sampler, s.best_experiment_id,
+       s.n_running, s.objectives, s.directions, s.sampler, s.seed, s.pruner, s.constraints,
+       s.best_trial, s.best_experiment_id, s.trial_id_offset, s.stats,
        (s.stats ->> 'best_value')::float AS best_value,
        s.stats ->> 'verdict' AS verdict,
        coalesce(s.stats -> 'verdict_reasons', '[]'::jsonb) AS verdict_reasons,

@@ -25,7 +25,9 @@ from sweep.study.optuna_study import (
     create_storage,
     finish_study,
     heartbeat_settings,
+    name_metrics,
     open_study,
+    publish_study_attrs,
     register_study,
     trial_counts,
 )
@@ -122,7 +124,8 @@ def run_study(
     try:
         register_study(conn, space, name, n_trials, fingerprints)
         storage = create_storage(url)
-        open_study(storage, space, name)  # create it once, before the workers race
+        # create it once, before the workers race
+        name_metrics(open_study(storage, space, name), space)
         write_verdict(conn, name, None)  # resumed: its trials' verdict is pending again
         done_at_start = trial_counts(conn, name).counted
         deadline = time.time() + timeout if timeout else None
@@ -175,30 +178,16 @@ def run_study(
                 (int(best["trial_number"]), str(best["experiment_id"])) if best else None,
                 stats,
             )
-            _tell_dashboard(storage, name, stats, best)
+            try:
+                chosen = (int(best["trial_number"]), str(best["experiment_id"])) if best else None
+                publish_study_attrs(storage, name, chosen, stats)
+            except Exception as e:  # the dashboard's view is secondary to the study's record
+                log.warning("could not set the study's attributes for the dashboard: %s", e)
         result = summarize(conn, name)
         assert result is not None
         return result
     finally:
         conn.close()
-
-
-def _tell_dashboard(
-    storage: Any, name: str, stats: dict[str, Any], best: dict[str, Any] | None
-) -> None:
-    """The verdict and the chosen trial as study attributes, where Optuna Dashboard shows them."""
-    try:
-        study_id = storage.get_study_id_from_name(name)
-        attrs = {
-            "verdict": stats.get("verdict"),
-            "verdict_reasons": stats.get("verdict_reasons") or [],
-            "chosen_trial": int(best["trial_number"]) if best else None,
-            "chosen_experiment_id": str(best["experiment_id"]) if best else None,
-        }
-        for key, value in attrs.items():
-            storage.set_study_user_attr(study_id, key, value)
-    except Exception as e:  # the study's end is recorded either way
-        log.warning("could not write the verdict to the dashboard's study attributes: %s", e)
 
 
 def _worker_context() -> Any:
