@@ -75,9 +75,6 @@ STUDY_JSON_COLUMNS = (
     "stats",
     "started_at",
     "ended_at",
-    # counted from holdout_looks: by this study, and by any study on the same bars
-    "holdout_looks",
-    "holdout_looks_on_bars",
 )
 
 

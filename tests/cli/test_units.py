@@ -46,7 +46,13 @@ def registry(workdir: Path) -> Path:
 
 
 def sweep(*args: str, cwd: Path) -> str:
-    p = run_cli(*args, cwd=cwd, env={"PYTHONPATH": str(ROOT)})
+    p = run_cli(
+        *args,
+        cwd=cwd,
+        env={
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        },
+    )
     assert p.returncode == 0, p.stderr
     return p.stdout
 

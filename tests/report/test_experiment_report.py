@@ -16,7 +16,8 @@ def test_the_seed_experiments_report_shows_its_run_trades_equity_and_config(
 ) -> None:
     (workdir / "experiments").mkdir()
     shutil.copy(SEED_YAML, workdir / "experiments" / SEED_YAML.name)
-    env = {"PYTHONPATH": str(ROOT)}
+    # this tree first, and whatever else the caller put on the path
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     run = run_cli("run", f"experiments/{SEED_YAML.name}", cwd=workdir, env=env)
     assert run.returncode == 0, run.stderr
     url = os.environ["SWEEP_DATABASE_URL"]

@@ -53,6 +53,9 @@ def test_a_walk_forward_curve_is_its_folds_blocks_with_both_benchmarks() -> None
         test_index=f1.index.append(f2.index),
         test_returns=np.concatenate([f1.backtest.returns, f2.backtest.returns]),
         trade_returns=np.zeros(0),
+        bars_per_year=2190.0,
+        timing=None,  # type: ignore[arg-type]
+        scored_periods=(),
         folds=(f1, f2),
     )
     r = curves(cfg, result, {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -90,9 +91,15 @@ def test_the_study_report_opens_in_headless_chromium_with_every_plot_drawn(
     chosen = meta["best_experiment_id"]
     assert f"Study {NAME}" in html and chosen in html
     assert f"{stats['dsr']:.2f}" in html and f"{stats['pbo']:.2f}" in html
-    # the verdict and the timing test are the lead's (sweep_studies.stats): shown when there
-    verdict = stats.get("verdict")
-    assert ("not computed" in html) == (verdict is None or stats.get("timing_p") is None)
+    # the verdict panel is the study's verdict (sweep.study.verdict) with its reasons and the
+    # figures it reads: DSR, PBO and timing p, as sweep_studies.stats holds them
+    word = {"edge": "edge", "no_edge": "no edge", "undecided": "undecided"}[stats["verdict"]]
+    assert f'<div class="value">{word}</div>' in html
+    assert stats["verdict_reasons"] and all(escape(r) in html for r in stats["verdict_reasons"])
+    assert stats["timing_p"] is not None and f"{stats['timing_p']:.3f}" in html
+    text = html.split("<script", 1)[0]  # the page's own text, before plotly.js
+    assert "not computed" not in text and "not judged" not in text
+    assert escape(stats["n_trials_note"]) in html  # N as the DSR counted it, on these bars
     assert "No look taken yet" in html and "this report never does" in html
     assert f"Trial {meta['best_trial']}" in html  # the dashboard's numbering
     assert "differs from the registered one" not in html  # recomputed exactly
@@ -141,7 +148,8 @@ def test_the_report_shows_the_holdout_looks_already_taken_and_takes_none(
     assert counts(study.url) == before
     html = out.read_text()
     (lk,) = sql(study.url, "SELECT experiment_id FROM holdout_looks")
-    assert "1 look(s) at this study" in html and lk["experiment_id"] in html
+    assert "as recorded: 1 by this study" in html and lk["experiment_id"] in html
+    assert "1 (1 of 1 on these bars)" in html  # counted on the bars, as `sweep holdout` does
 
 
 def _nothing_written(study: StudyDir, before: dict[str, int], files: set[Path]) -> None:
@@ -153,9 +161,9 @@ BAD: list[tuple[str, list[str], str]] = [
     ("unknown", ["report", "no-such-study"], "no study or experiment of this name"),
     ("typo", ["report", "rtp"], "did you mean 'rpt'?"),
     ("exists", ["report", NAME, "-o", "{existing}"], "exists already"),
-    ("folder", ["report", NAME, "-o", "{folder}"], "is a folder"),
+    ("folder", ["report", NAME, "-o", "{folder}"], "--output: is a directory"),
     ("missing", ["report"], "the following arguments are required: STUDY|EXPERIMENT_ID"),
-    ("command typo", ["reprot", NAME], "did you mean 'report'?"),
+    ("command typo", ["reprot", NAME], "did you mean report?"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,13 @@ def test_a_typo_fails_the_schema(
 
 
 def sweep(*args: str, cwd: Path) -> Any:
-    return run_cli(*args, cwd=cwd, env={"PYTHONPATH": str(ROOT)})
+    return run_cli(
+        *args,
+        cwd=cwd,
+        env={
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        },
+    )
 
 
 def test_sweep_schema_prints_it_and_writes_a_file_only_when_told(tmp_path: Path) -> None:
