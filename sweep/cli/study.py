@@ -78,6 +78,12 @@ STUDY_JSON_COLUMNS = (
 )
 
 
+# ... and what is read from them, under the names it has there: the verdict and its reasons (in
+# stats), and the holdout looks counted from holdout_looks: this study's, and any study's on the
+# same bars.
+STUDY_JSON_DERIVED = ("verdict", "verdict_reasons", "holdout_looks", "holdout_looks_on_bars")
+
+
 def study_json(summary: StudySummary) -> dict[str, Any]:
     """``sweep run SPACE --json``: the study's row by sweep_studies' column names, and its
     chosen trial's result by model_results' (``id``, not ``result_id``)."""
@@ -115,7 +121,8 @@ def studies(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     if args.format == "json":
-        print(to_json([{c: r.get(c) for c in STUDY_JSON_COLUMNS} for r in rows]))
+        keys = STUDY_JSON_COLUMNS + STUDY_JSON_DERIVED
+        print(to_json([{c: r.get(c) for c in keys} for r in rows]))
         return EXIT_OK
     cols = [
         "study_name",

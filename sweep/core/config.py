@@ -531,6 +531,13 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
 _EXPECTED = re.compile(r"'([^']*)'")
 
 
+def _bound_text(bound: Any) -> str:
+    """``1000000`` for 1e6, ``0.0001`` for 1e-4: a bound as it would be written in the file."""
+    if isinstance(bound, float):
+        return str(int(bound)) if bound.is_integer() else f"{bound:g}"
+    return str(bound)
+
+
 def plain_message(err: Mapping[str, Any]) -> tuple[str, str | None]:
     """A pydantic error in sweep's words: what must hold, and a hint (a did-you-mean for a value
     outside an enum), instead of pydantic's own text ("Input should be greater than ...")."""
@@ -546,7 +553,7 @@ def plain_message(err: Mapping[str, Any]) -> tuple[str, str | None]:
     if kind in bounds:
         op, name = bounds[kind]
         bound = ctx.get(name)
-        return f"must be {op} {f'{bound:g}' if isinstance(bound, float) else bound}", None
+        return f"must be {op} {_bound_text(bound)}", None
     if kind == "literal_error":
         options = _EXPECTED.findall(str(ctx.get("expected", "")))
         close = difflib.get_close_matches(str(value), options, n=1)

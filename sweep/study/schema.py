@@ -167,11 +167,12 @@ def config_schema() -> dict[str, Any]:
     props = schema["properties"]
     schema["$defs"].update(copy.deepcopy(_RANGES))
     schema["$defs"]["FeatureGroup"] = {"enum": known_groups(), "type": "string"}
-    props["experiment_id"]["pattern"] = _SAFE_ID.pattern
+    # JSON Schema's patterns search (as re.search does): anchored, as sweep's fullmatch
+    props["experiment_id"]["pattern"] = f"^(?:{_SAFE_ID.pattern})$"
     props["experiment_id"]["description"] = (
         "a safe name (it names model files); in a space file, the study's name"
     )
-    props["symbol"]["pattern"] = _SYMBOL.pattern
+    props["symbol"]["pattern"] = f"^(?:{_SYMBOL.pattern})$"
     props["model_type"]["enum"] = model_kinds()
     props["feature_groups"]["items"] = {"$ref": "#/$defs/FeatureGroup"}
     props["feature_groups"]["uniqueItems"] = True

@@ -18,7 +18,7 @@ import yaml
 from conftest import ROOT, SEED_YAML, run_cli
 
 from sweep.cli.results import JSON_COLUMNS
-from sweep.cli.study import STUDY_JSON_COLUMNS
+from sweep.cli.study import STUDY_JSON_COLUMNS, STUDY_JSON_DERIVED
 from sweep.core.experiment import validate_experiment
 from sweep.store.registry import ResultRow, open_registry, record_run
 
@@ -99,7 +99,7 @@ def test_machines_get_fractions_iso_utc_and_the_databases_names(registry: Path) 
     assert datetime.fromisoformat(got["trained_at"]) == when
 
     (study,) = json.loads(sweep("studies", "--format", "json", cwd=registry))
-    assert tuple(study) == STUDY_JSON_COLUMNS
+    assert tuple(study) == STUDY_JSON_COLUMNS + STUDY_JSON_DERIVED
     with psycopg.connect(url) as c:
         study_columns = {
             r[0]
@@ -108,5 +108,6 @@ def test_machines_get_fractions_iso_utc_and_the_databases_names(registry: Path) 
                 "WHERE table_name = 'sweep_studies'"
             ).fetchall()
         }
-    assert set(STUDY_JSON_COLUMNS) <= study_columns
+    assert set(STUDY_JSON_COLUMNS) <= study_columns  # the columns by their names
+    assert not set(STUDY_JSON_DERIVED) & study_columns  # no column renamed by what is derived
     assert study["stats"]["best_value"] == 0.61

@@ -83,7 +83,12 @@ CASES: list[tuple[str, Any, str, list[str]]] = [
     ("sweep.seed", "abc", "sweep.seed", ["must be an integer", "(got 'abc')"]),
     # the experiment's enums and bounds
     ("timeframe", "4hr", "timeframe", ["must be one of 1m, 5m", "did you mean '4h'?"]),
-    ("target.type", "binry", "target.type", ["must be binary", "did you mean 'binary'?"]),
+    (
+        "target.type",
+        "binry",
+        "target.type",
+        ["must be one of binary, trade, triple_barrier", "did you mean 'binary'?"],
+    ),
     (
         "training.cv",
         {"type": "walkforward"},
