@@ -10,16 +10,16 @@ from sweep.core.errors import ConfigError
 __all__ = ["check_output", "write_whole"]
 
 
-def check_output(output: str, *, force: bool, key: str = "-o") -> Path:
+def check_output(
+    output: str, *, force: bool, key: str = "-o", hint: str = "pass --force to replace it"
+) -> Path:
     """The path ``-o`` names, refused before anything runs when it would replace a file
     without ``--force``, is a folder, or lies in a folder that cannot be created."""
     path = Path(output)
     if path.is_dir():
         raise ConfigError("is a folder", key=key, value=output, hint="name a file")
     if path.exists() and not force:
-        raise ConfigError(
-            "exists already", key=key, value=output, hint="pass --force to replace it"
-        )
+        raise ConfigError("exists already", key=key, value=output, hint=hint)
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

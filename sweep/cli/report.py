@@ -10,7 +10,15 @@ from sweep.cli.tables import EXIT_OK
 
 
 def report(args: argparse.Namespace) -> int:
-    path = check_output(args.output or f"{args.target}.html", force=args.force)
+    if args.output:
+        path = check_output(args.output, force=args.force)
+    else:  # the default file, here: the refusal says how to name another
+        path = check_output(
+            f"{args.target}.html",
+            force=args.force,
+            key="report file",
+            hint="pass --force to replace it, or -o FILE for another",
+        )
     from sweep.report import build_report
     from sweep.store.db import database_url
     from sweep.study.optuna_study import quiet_optuna

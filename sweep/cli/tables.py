@@ -58,6 +58,8 @@ _RUN_METRICS = (
     "dsr",
     "pbo",
     "n_trials_study",
+    "timing_p",
+    "bars_per_year",
 )
 
 

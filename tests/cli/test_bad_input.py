@@ -766,7 +766,7 @@ CASES: list[Case] = [
         "report",
         "btc-4h",
         files={"btc-4h.html": "mine"},
-        expect=("-o: exists already", "(got 'btc-4h.html')", "--force"),
+        expect=("report file: exists already", "(got 'btc-4h.html')", "--force", "-o FILE"),
     ),
     option(
         "report-output-dir",
