@@ -368,7 +368,10 @@ def _verdict_panel(
         card(
             "holdout looks",
             str(len(looks)) if walk_forward else "no holdout",
-            esc(looks_text(looks)) + "; taken with `sweep holdout`, this report takes none"
+            (
+                f"{esc(looks_text(looks))}; `sweep holdout` takes one (counted), this report "
+                "never does"
+            )
             if walk_forward
             else "without walk-forward folds every trial was scored on the test period",
         )
