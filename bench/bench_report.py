@@ -144,7 +144,8 @@ def prefill(url: str, space_file: Path, total: int) -> int:
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of a fresh process running ``cmd``: on a
     shared machine the wall time also counts the wait for a core, the CPU time does not."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
