@@ -153,7 +153,7 @@ def reach_row(s: Study, target: float, base: float | None) -> str:
     if got is None:
         reach, ratio = "not reached", "-"
     else:
-        reach = f"{got[0]:.1f} (t{got[1] + 1:04d})"
+        reach = f"{got[0]:.1f} (t{got[1]:04d})"
         ratio = f"{got[0] / base:.2f}" if base else "-"
     best = "-" if s.best is None else f"{s.best:.4f}"
     return (
@@ -203,7 +203,7 @@ def paired(work: Path, url: str, n: int, seed: int) -> dict[str, float | None]:
             print(f"{s.pruner}: trials run in full cost {per:.2f}x (median over {len(both)})")
         winner = next(t for t in s.trials if t.number == base_reach[1])
         if winner.status == "pruned":
-            print(f"{s.pruner}: pruned the unpruned study's winner (t{winner.number + 1:04d})")
+            print(f"{s.pruner}: pruned the unpruned study's winner (t{winner.number:04d})")
         print(f"{s.pruner}: total CPU-seconds {s.cpu / base.cpu:.2f}x the unpruned study's")
     print()
     out: dict[str, float | None] = {}

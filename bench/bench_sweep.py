@@ -181,7 +181,7 @@ def bare_loop(space: SearchSpace, dataset: Dataset, n: int, nthread: int) -> Loo
         trial = study.ask()
         values = space.suggest(trial)
         b = time.perf_counter()
-        cfg = space.config_for(values, f"bare-t{trial.number + 1:04d}")
+        cfg = space.config_for(values, f"bare-t{trial.number:04d}")
         c = time.perf_counter()
         try:
             out = run_pipeline(cfg, dataset, nthread=nthread)

@@ -21,7 +21,7 @@ SELECT r.id, r.experiment_id, e.symbol, e.timeframe, e.feature_groups,
        (r.metrics ->> 'max_drawdown')::float  AS max_drawdown,
        (r.metrics ->> 'n_trades')::int        AS n_trades,
        (r.metrics ->> %(order)s)::float       AS order_value,
-       r.gate_passed, r.status, r.holdout, r.trained_at,
+       r.gate_passed, r.gate_failures, r.status, r.holdout, r.trained_at, r.metrics,
        lk.look_number, lk.looks_on_bars, lk.scored_on_bars,
        count(*) OVER () AS n_matching
 FROM runs r

@@ -108,31 +108,53 @@ def study_name(text: str) -> str:
     return text
 
 
-def output_file(text: str) -> str:
+def output_path(example: str) -> Callable[[str], str]:
     """``-o FILE``: a file path whose folder exists or can be made (checked before the database
-    is opened, so a typo does not wait for a study's export to fail at the last step)."""
-    path = Path(text)
-    problem = None
-    if not text.strip():
-        problem = "must be a file path"
-    elif path.is_dir():
-        problem = "is a directory"
-    else:
-        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        if blocking is not None:
-            problem = f"cannot be made: {blocking} is a file, not a folder"
-    if problem:
+    is opened, so a typo does not wait for a study's export to fail at the last step). Whether
+    the file exists already is the command's check (``--force``: sweep.cli.output)."""
+
+    def parse(text: str) -> str:
+        path = Path(text)
+        problem = None
+        if not text.strip():
+            problem = "must be a file path"
+        elif path.is_dir():
+            problem = "is a directory"
+        else:
+            blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+            if blocking is not None:
+                problem = f"cannot be made: {blocking} is a file, not a folder"
+        if problem:
+            raise argparse.ArgumentTypeError(f"{problem} (got {_shown(text)}); e.g. -o {example}")
+        return text
+
+    parse.__name__ = "file path"
+    return parse
+
+
+def report_target(text: str) -> str:
+    """``sweep report TARGET``: a study name or an experiment id (both safe names)."""
+    from sweep.core.config import SAFE_NAME_RULE, is_safe_name  # pydantic: not at `--help`
+
+    if not is_safe_name(text):
         raise argparse.ArgumentTypeError(
-            f"{problem} (got {_shown(text)}); e.g. -o experiments/btc-4h-best.yaml"
+            f"{SAFE_NAME_RULE} (got {_shown(text)}); a study (`sweep studies`) or an "
+            "experiment id (`sweep results`)"
         )
     return text
+
+
+output_file = output_path("experiments/btc-4h-best.yaml")
+report_file = output_path("reports/btc-4h.html")
+schema_file = output_path("schema/sweep-config.schema.json")
 
 
 trials = whole_number(1, MAX_TRIALS, "the study's total of counted trials, e.g. --trials 200")
 jobs = whole_number(1, MAX_JOBS, "worker processes on this machine (default: all cores)")
 top = whole_number(1, MAX_TOP, "how many leaderboard rows to show, e.g. --top 10")
+# Optuna's trial number, as in the id: btc-4h-t0000 is trial 0
 trial_number = whole_number(
-    1, MAX_TRIALS, "the number in the trial's id (btc-4h-t0017: 17), e.g. --trial 17"
+    0, MAX_TRIALS, "the number in the trial's id (btc-4h-t0017: 17), e.g. --trial 17"
 )
 last_bars = whole_number(1, MAX_LAST, "how many of the newest bars to show, e.g. --last 10")
 port = whole_number(1, 65_535, "a TCP port, e.g. --port 8080")

@@ -107,12 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--trial",
         type=cli_args.trial_number,
-        help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
+        help="the number in the trial's id (btc-4h-t0017: 17); default: the chosen trial",
     )
     ex.add_argument(
         "-o", "--output", type=cli_args.output_file, help="file to write (default: stdout)"
     )
     ex.add_argument("--select", help=_SELECT_HELP)
+    ex.add_argument("--force", action="store_true", help="replace the -o file if it exists")
 
     ho = sub.add_parser(
         "holdout",
@@ -123,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     ho.add_argument(
         "--trial",
         type=cli_args.trial_number,
-        help="the trial's number as in its id (btc-4h-t0017: 17); default: the best",
+        help="the number in the trial's id (btc-4h-t0017: 17); default: the chosen trial",
     )
     ho.add_argument("--select", help=_SELECT_HELP)
 
@@ -149,6 +150,30 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--select", help=_SELECT_HELP)
     rb.add_argument("--format", choices=("table", "json"), default="table")
     rb.add_argument("--no-progress", action="store_true", help="no progress line")
+
+    rp = sub.add_parser(
+        "report",
+        parents=[common],
+        help="one self-contained HTML report of a study or an experiment",
+    )
+    rp.add_argument("target", type=cli_args.report_target, metavar="STUDY|EXPERIMENT_ID")
+    rp.add_argument(
+        "-o",
+        "--output",
+        type=cli_args.report_file,
+        help="file to write (default: TARGET.html here)",
+    )
+    rp.add_argument("--force", action="store_true", help="replace the file if it exists")
+
+    sc = sub.add_parser(
+        "schema",
+        parents=[common],
+        help="print the JSON Schema of experiment and space files (for editors)",
+    )
+    sc.add_argument(
+        "-o", "--output", type=cli_args.schema_file, help="file to write (default: stdout)"
+    )
+    sc.add_argument("--force", action="store_true", help="replace the -o file if it exists")
 
     dash = sub.add_parser(
         "dashboard", parents=[common], help="serve Optuna Dashboard on the registry's storage"
@@ -212,6 +237,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from sweep.cli.db import db
 
         return db(args)
+    if args.command == "report":
+        from sweep.cli.report import report
+
+        return report(args)
+    if args.command == "schema":
+        from sweep.cli.schema import schema
+
+        return schema(args)
     from sweep.cli import study  # the study commands pull in Optuna's storage machinery
 
     if args.command == "worker":
@@ -227,5 +260,5 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "robust":
         from sweep.cli.robust import robust
 
-        return robust(args, study._optuna_number(args.trial))
+        return robust(args)
     raise AssertionError(args.command)

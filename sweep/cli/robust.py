@@ -14,7 +14,10 @@ from sweep.study.robust_report import CandidateRobustness, Evaluation, GroupStat
 from sweep.study.summary import Choice
 
 
-def robust(args: argparse.Namespace, trial: int | None) -> int:
+def robust(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from sweep.cli.study import _optuna_number
     from sweep.store.db import database_url
     from sweep.store.registry import open_registry
     from sweep.study.robust import run_robustness
@@ -22,16 +25,22 @@ def robust(args: argparse.Namespace, trial: int | None) -> int:
 
     req = RobustRequest(
         study=args.study,
-        trial=trial,
+        trial=args.trial,
         top=args.top,
         random=args.random,
         select=args.select,
         jobs=args.jobs,
     )
     req.check()  # bad options start no server
+    url = database_url()
+    if args.trial is not None:  # the number in the id, as Optuna numbers this study's trials
+        conn = open_registry(url)
+        try:
+            req = replace(req, trial=_optuna_number(conn, args.study, args.trial))
+        finally:
+            conn.close()
     show = not args.no_progress and args.format == "table"
     progress = _Progress(args.study) if show else None
-    url = database_url()
     run = run_robustness(req, url=url, on_progress=progress.update if progress else None)
     if progress:
         progress.close()

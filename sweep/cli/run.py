@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from collections.abc import Sequence
 from typing import Any
 
-from sweep.cli.tables import EXIT_FAILED, EXIT_OK, num, pct
+from sweep.cli.tables import EXIT_FAILED, EXIT_OK, num, pct, to_json
 from sweep.core.errors import SweepError
 
 log = logging.getLogger("sweep")
@@ -51,19 +50,19 @@ def run_single(args: argparse.Namespace, file: str) -> int:
     finally:
         conn.close()
     if args.json:
+        # model_results' column names (`id`, as in the database)
         print(
-            json.dumps(
+            to_json(
                 {
                     "experiment_id": outcome.experiment_id,
-                    "result_id": outcome.result_id,
+                    "id": outcome.result_id,
                     "status": outcome.status,
                     "gate_passed": outcome.gate_passed,
                     "gate_failures": list(outcome.gate_failures),
                     "metrics": outcome.metrics,
                     "model_path": outcome.model_path,
                     "error": outcome.error,
-                },
-                indent=2,
+                }
             )
         )
     elif not args.quiet:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import TextIO
+from typing import Any
 
-from sweep.study.engine import Progress, run_study
+from sweep.cli.progress import StudyProgress
+from sweep.study.engine import run_study
 from sweep.study.optuna_study import quiet_optuna
 from sweep.study.space import SearchSpace
-from sweep.study.summary import summary_lines
+from sweep.study.summary import StudySummary, summary_lines
 
 EXIT_OK = 0
 
@@ -18,37 +18,25 @@ EXIT_OK = 0
 def run_study_command(args: argparse.Namespace, space: SearchSpace, command: str = "run") -> int:
     quiet_optuna()
     show = not (args.quiet or args.json or args.no_progress)
-    bar = _ProgressBar(sys.stderr) if show else None
-    summary = run_study(
-        space,
-        name=args.study,
-        n_trials=args.trials,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        on_progress=bar.update if bar else None,
-        command=command,
-        on_robust=bar.robust if bar else None,
-    )
-    if bar:
-        bar.close()
-    if args.json:
-        import json
-
-        print(
-            json.dumps(
-                {
-                    "study": summary.name,
-                    "status": summary.status,
-                    "n_results": summary.n_results,
-                    "n_passed": summary.n_passed,
-                    "failures": summary.failures,
-                    "best": summary.best,
-                    "stats": summary.stats,
-                },
-                default=str,
-                indent=2,
-            )
+    bar = StudyProgress(sys.stderr) if show else None
+    try:
+        summary = run_study(
+            space,
+            name=args.study,
+            n_trials=args.trials,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            on_progress=bar.update if bar else None,
+            command=command,
+            on_robust=bar.robust if bar else None,
         )
+    finally:  # after Ctrl-C too: the interruption's message starts on a clean line
+        if bar:
+            bar.close()
+    if args.json:
+        from sweep.cli.tables import to_json
+
+        print(to_json(study_json(summary)))
     elif not args.quiet:
         print("\n".join(summary_lines(summary)))
         if summary.status == "timed_out":
@@ -56,75 +44,72 @@ def run_study_command(args: argparse.Namespace, space: SearchSpace, command: str
                 f"stopped by --timeout at {summary.n_results} of {summary.n_target} trials; "
                 "the same command runs the rest"
             )
-        print(
-            f"look closer: sweep results --study {summary.name} | sweep dashboard | "
-            f"sweep export {summary.name} -o experiments/{summary.name}-best.yaml"
-        )
+        n = summary.name
+        print("look closer:")
+        for cmd, what in (
+            (f"sweep report {n}", "one HTML page: verdict, plots, equity"),
+            (f"sweep results --study {n}", "the leaderboard"),
+            ("sweep dashboard", "Optuna Dashboard on the same storage"),
+            (f"sweep export {n} -o {n}-best.yaml", "the chosen trial as a file"),
+        ):
+            print(f"  {cmd:<{max(30, len(cmd))}}  # {what}")
     return EXIT_OK
 
 
-class _ProgressBar:
-    """``name  57/200 [#####.....] best sharpe 1.23 (t0042)  0:42 ETA 1:45`` on a terminal;
-    a plain line every tenth of the budget otherwise (logs, CI)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.last_decile = -1
-        self.width = 0
-        self._robust_done: int | None = None
-
-    def update(self, p: Progress) -> None:
-        done = min(p.counts.counted, p.target)
-        frac = done / p.target if p.target else 1.0
-        new = done - p.done_at_start
-        eta = (p.elapsed / new * (p.target - done)) if new > 0 else None
-        best = "-" if p.best is None else f"{p.best:.3f}"
-        flag = ", infeasible" if p.infeasible else ""
-        who = f" ({p.best_id.rsplit('-', 1)[-1]}{flag})" if p.best_id else ""
-        fill = int(frac * 24)
-        line = (
-            f"{p.name}  {done}/{p.target} [{'#' * fill}{'.' * (24 - fill)}] "
-            f"best {p.objective} {best}{who}  running {p.counts.running}  "
-            f"{_clock(p.elapsed)} ETA {_clock(eta)}"
-        )
-        write = self.stream.write
-        if self.tty:
-            write("\r" + line.ljust(self.width))
-            self.width = len(line)
-        else:
-            decile = int(frac * 10)
-            if decile == self.last_decile:
-                return
-            self.last_decile = decile
-            write(line + "\n")
-        self.stream.flush()
-
-    def robust(self, done: int, total: int) -> None:
-        """Robust selection's neighbourhood runs, after the search (sweep.select: robust)."""
-        if done == self._robust_done:
-            return
-        self._robust_done = done
-        line = f"robust selection: {done}/{total} neighbour runs of the top trials"
-        if self.tty:
-            self.stream.write("\r" + line.ljust(self.width))
-            self.width = len(line)
-        elif done in (0, total) or done * 10 // total != (done - 1) * 10 // total:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
+# What `sweep studies --format json` lists: sweep_studies' columns, by their names there.
+STUDY_JSON_COLUMNS = (
+    "study_name",
+    "status",
+    "n_trials_target",
+    "n_complete",
+    "n_pruned",
+    "n_failed",
+    "n_running",
+    "objectives",
+    "directions",
+    "sampler",
+    "seed",
+    "pruner",
+    "constraints",
+    "best_trial",
+    "best_experiment_id",
+    "trial_id_offset",
+    "stats",
+    "started_at",
+    "ended_at",
+)
 
 
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(seconds)
-    return (
-        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
+# ... and what is read from them, under the names it has there: the verdict and its reasons (in
+# stats), and the holdout looks counted from holdout_looks: this study's, and any study's on the
+# same bars.
+STUDY_JSON_DERIVED = (
+    "participants",
+    "verdict",
+    "verdict_reasons",
+    "holdout_looks",
+    "holdout_looks_on_bars",
+)
+
+
+def study_json(summary: StudySummary) -> dict[str, Any]:
+    """``sweep run SPACE --json``: the study's row by sweep_studies' column names, and its
+    chosen trial's result by model_results' (``id``, not ``result_id``)."""
+    best = dict(summary.best) if summary.best is not None else None
+    if best is not None:
+        best["id"] = best.pop("result_id", None)
+    return {
+        "study_name": summary.name,
+        "status": summary.status,
+        "n_trials_target": summary.n_target,
+        "n_complete": summary.by_status.get("ok", 0),
+        "n_pruned": summary.by_status.get("pruned", 0),
+        "n_failed": summary.by_status.get("failed", 0),
+        "best_trial": best["trial_number"] if best else None,
+        "best_experiment_id": best["experiment_id"] if best else None,
+        "stats": summary.stats,
+        "best": best,
+    }
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -145,11 +130,13 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def studies(args: argparse.Namespace) -> int:
+    import shutil
+
     from psycopg.rows import dict_row
 
-    from sweep.cli.tables import format_table
+    from sweep.cli.tables import fit_columns, format_table, to_json
     from sweep.store.db import database_url
-    from sweep.store.registry import open_registry, query, to_json
+    from sweep.store.registry import open_registry, query
 
     conn = open_registry(database_url())
     try:
@@ -161,57 +148,71 @@ def studies(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     if args.format == "json":
-        print(to_json(rows))
-    else:
-        print(
-            format_table(
-                rows,
-                [
-                    "study_name",
-                    "status",
-                    "participants",
-                    "n_trials_target",
-                    "n_complete",
-                    "n_pruned",
-                    "n_failed",
-                    "verdict",
-                    "best_experiment_id",
-                    "best_value",
-                    "dsr",
-                    "pbo",
-                    "timing_p",
-                    "holdout_looks",
-                    "started_at",
-                ],
-            )
-        )
+        keys = STUDY_JSON_COLUMNS + STUDY_JSON_DERIVED
+        print(to_json([{c: r.get(c) for c in keys} for r in rows]))
+        return EXIT_OK
+    cols = [
+        "study_name",
+        "status",
+        "participants",
+        "n_trials_target",
+        "n_complete",
+        "n_pruned",
+        "n_failed",
+        "verdict",
+        "best_experiment_id",
+        "best_value",
+        "dsr",
+        "pbo",
+        "timing_p",
+        "holdout_looks",
+        "started_at",
+    ]
+    from sweep.cli.tables import FRACTION_METRICS, pct
+
+    for r in rows:  # a fraction objective's best value as a percentage, as everywhere for people
+        objective = (r.get("objectives") or [""])[0]
+        if objective in FRACTION_METRICS and r.get("best_value") is not None:
+            r["best_value"] = pct(r["best_value"])
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    drop = (
+        "started_at",
+        "n_failed",
+        "n_pruned",
+        "best_value",
+        "n_trials_target",
+        "holdout_looks",
+        "timing_p",
+    )
+    shown, left_out = fit_columns(rows, cols, width, drop)
+    print(format_table(rows, shown, rename={"n_trials_target": "target"}))
+    if left_out:
+        n = len(left_out)
+        print(f"({n} column{'s' if n > 1 else ''} left out to fit the terminal; see --format json)")
     return EXIT_OK
 
 
 def export(args: argparse.Namespace) -> int:
     _check_select(args)
+    from sweep.cli.output import check_output, write_whole
     from sweep.store.db import database_url
     from sweep.store.registry import open_registry
     from sweep.study.export import export_trial
     from sweep.study.optuna_study import create_storage, quiet_optuna
 
+    path = check_output(args.output, force=args.force) if args.output else None
     quiet_optuna()
     url = database_url()
     conn = open_registry(url)
     try:
-        out = export_trial(
-            conn, create_storage(url), args.study, _optuna_number(args.trial), select=args.select
-        )
+        number = _optuna_number(conn, args.study, args.trial)
+        out = export_trial(conn, create_storage(url), args.study, number, select=args.select)
     finally:
         conn.close()
     if out.gate_failures:
         print("✗ Gate failures: " + ", ".join(out.gate_failures), file=sys.stderr)
-    if args.output:
-        path = Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(out.text)
-        tmp.replace(path)
+    if path is not None:
+        write_whole(path, out.text)
         print(f"✓ wrote {path} ({out.experiment_id})")
     else:
         print(out.text, end="")
@@ -253,12 +254,9 @@ def holdout(args: argparse.Namespace) -> int:
 
     conn = open_registry(database_url())
     try:
+        number = _optuna_number(conn, args.study, args.trial)
         h = evaluate_holdout(
-            conn,
-            args.study,
-            _optuna_number(args.trial),
-            nthread=os.cpu_count() or 1,
-            select=args.select,
+            conn, args.study, number, nthread=os.cpu_count() or 1, select=args.select
         )
     finally:
         conn.close()
@@ -292,14 +290,20 @@ def _check_select(args: argparse.Namespace) -> None:
         )
 
 
-def _optuna_number(trial: int | None) -> int | None:
-    """``--trial 17`` names ``<study>-t0017``, which is Optuna's trial number 16."""
+def _optuna_number(conn: Any, study: str, trial: int | None) -> int | None:
+    """``--trial 17`` names ``<study>-t0017``: Optuna's trial 17, or 16 in a study started
+    before sweep numbered ids as Optuna does (``sweep_studies.trial_id_offset`` 1)."""
     if trial is None:
         return None
-    if trial < 1:
+    from sweep.study.optuna_study import trial_id_offset
+
+    offset = trial_id_offset(conn, study)
+    if trial < offset:
         from sweep.core.errors import ConfigError
 
         raise ConfigError(
-            "must be >= 1 (the number in the trial's id, t0001 = 1)", key="--trial", value=trial
+            f"must be >= {offset}: this study's ids start at t{offset:04d}",
+            key="--trial",
+            value=trial,
         )
-    return trial - 1
+    return trial - offset

@@ -140,12 +140,12 @@ class TargetConfig(_Strict):
         kind = info.data.get("type")
         if kind == "binary" and (v is None or not v > 0):
             raise ValueError(
-                ("required" if v is None else "input should be greater than 0")
+                ("required" if v is None else "must be > 0")
                 + " for target type binary: the gross move needed for a 1 label"
             )
         if kind == "trade" and (v is None or not v >= 0):
             raise ValueError(
-                ("required" if v is None else "input should be greater than or equal to 0")
+                ("required" if v is None else "must be >= 0")
                 + " for target type trade: the net return a trade must beat after costs "
                 "(0.0: any trade that nets a profit)"
             )
@@ -518,17 +518,76 @@ def _to_config_error(e: ValidationError, file: str | None, lines: Mapping[str, i
         return ConfigError(
             "required key is missing", file=file, key=key, hint="see the config reference in README"
         )
-    msg = str(err["msg"])
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if kind == "literal_error" and loc and loc[-1] == "timeframe":
-        msg = f"unknown timeframe; one of {', '.join(TIMEFRAME_NAMES)}"
+    msg, hint = plain_message(err)
     if isinstance(value, dict | list):
         value = json.dumps(value, default=str)[:80]
-    holder = _model_at(loc) if loc else None
-    field = holder.model_fields.get(str(loc[-1])) if holder else None
-    hint = field_hint(".".join(str(p) for p in loc), field, err.get("input"))
-    return ConfigError(msg[0].lower() + msg[1:], file=file, key=where, value=value, hint=hint)
+    if hint is None:  # no did-you-mean: what the key holds, and its bounds
+        holder = _model_at(loc) if loc else None
+        field = holder.model_fields.get(str(loc[-1])) if holder else None
+        hint = field_hint(".".join(str(p) for p in loc), field, err.get("input"))
+    return ConfigError(msg, file=file, key=where, value=value, hint=hint)
+
+
+_EXPECTED = re.compile(r"'([^']*)'")
+
+
+def _bound_text(bound: Any) -> str:
+    """``1000000`` for 1e6, ``0.0001`` for 1e-4: a bound as it would be written in the file."""
+    if isinstance(bound, float):
+        return str(int(bound)) if bound.is_integer() else f"{bound:g}"
+    return str(bound)
+
+
+def plain_message(err: Mapping[str, Any]) -> tuple[str, str | None]:
+    """A pydantic error in sweep's words: what must hold, and a hint (a did-you-mean for a value
+    outside an enum), instead of pydantic's own text ("Input should be greater than ...")."""
+    kind = str(err.get("type"))
+    ctx = dict(err.get("ctx") or {})
+    value = err.get("input")
+    bounds = {
+        "greater_than_equal": (">=", "ge"),
+        "greater_than": (">", "gt"),
+        "less_than_equal": ("<=", "le"),
+        "less_than": ("<", "lt"),
+    }
+    if kind in bounds:
+        op, name = bounds[kind]
+        bound = ctx.get(name)
+        return f"must be {op} {_bound_text(bound)}", None
+    if kind == "literal_error":
+        options = _EXPECTED.findall(str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(str(value), options, n=1)
+        hint = f"did you mean '{close[0]}'?" if close and isinstance(value, str) else None
+        if len(options) == 1:
+            return f"must be {options[0]}", hint
+        return "must be one of " + ", ".join(options), hint
+    plain = {
+        "int_type": "must be an integer",
+        "int_parsing": "must be an integer",
+        "int_from_float": "must be an integer",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "finite_number": "must be a finite number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "string_type": "must be a string",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "model_attributes_type": "must be a mapping",
+        "missing": "required key is missing",
+    }
+    if kind in plain:
+        return plain[kind], None
+    if kind.startswith(("datetime", "date")):
+        return "must be a date or a UTC time", "e.g. 2021-01-01 or 2021-01-01T00:00:00Z"
+    if kind == "too_short":
+        n = ctx.get("min_length")
+        return f"needs at least {n} item{'s' if n != 1 else ''}", None
+    if kind == "too_long":
+        return f"takes at most {ctx.get('max_length')} items", None
+    msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:], None
 
 
 def canonical_order(

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from sweep.core.annualisation import resolve_bars_per_year
-from sweep.core.backtest import backtest_outcomes
+from sweep.core.backtest import BacktestResult, backtest_outcomes
 from sweep.core.config import ExperimentConfig
 from sweep.core.data import MarketData
 from sweep.core.errors import PipelineError
@@ -60,6 +60,18 @@ def prepare_dataset(market: MarketData) -> Dataset:
 
 
 @dataclass(frozen=True)
+class FoldRun:
+    """One scored block (the test part, or one walk-forward fold's evaluated block): its
+    metrics, its bars' times and prices, and its backtest (equity, returns, trades)."""
+
+    metrics: dict[str, float | int | None]
+    index: pd.DatetimeIndex = field(repr=False)
+    open: FloatArray = field(repr=False)
+    close: FloatArray = field(repr=False)
+    backtest: BacktestResult = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ExperimentResult:
     """What one run produced: metrics, verdict, the model and where each part lies in time.
 
@@ -83,6 +95,8 @@ class ExperimentResult:
     bars_per_year: float
     timing: TimingScores = field(repr=False)
     scored_periods: tuple[ScoredPeriod, ...] = field(repr=False)
+    # each scored block in time order, for reports (the test part alone without folds)
+    folds: tuple[FoldRun, ...] = field(default=(), repr=False)
 
 
 def usable_rows(x: FloatArray, y: FloatArray) -> tuple[int, int]:
@@ -130,6 +144,7 @@ class _Evaluated:
     trade_returns: FloatArray
     test: slice
     period: ScoredPeriod
+    backtest: BacktestResult
 
 
 def config_prices(
@@ -278,7 +293,7 @@ def _evaluate(
         bh_return=bh_return(test_prices.open, test_prices.close),
         bars_per_year=inp.bars_per_year,
     )
-    return _Evaluated(model, metrics, bt.returns, bt.trades.net_return, test, period)
+    return _Evaluated(model, metrics, bt.returns, bt.trades.net_return, test, period, bt)
 
 
 def run_pipeline(
@@ -367,6 +382,16 @@ def run_pipeline(
         bars_per_year=inp.bars_per_year,
         timing=timing,
         scored_periods=periods,
+        folds=tuple(
+            FoldRun(
+                e.metrics,
+                index[e.test],
+                inp.prices.open[e.test],
+                inp.prices.close[e.test],
+                e.backtest,
+            )
+            for e in evs
+        ),
     )
 
 

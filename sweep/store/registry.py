@@ -58,16 +58,24 @@ def migrations() -> list[tuple[int, str, Path]]:
 
 def schema_version(conn: Connection) -> int:
     """The highest migration applied to this database (0 for a new one)."""
+    return max(applied_versions(conn), default=0)
+
+
+def applied_versions(conn: Connection) -> set[int]:
+    """The migrations applied to this database (none for a new one)."""
     row = conn.execute("SELECT to_regclass('sweep_schema_version') IS NOT NULL").fetchone()
     if not row or not row[0]:
-        return 0
-    got = conn.execute("SELECT coalesce(max(version), 0) FROM sweep_schema_version").fetchone()
-    return int(got[0]) if got else 0
+        return set()
+    return {int(r[0]) for r in conn.execute("SELECT version FROM sweep_schema_version")}
 
 
 def upgrade(conn: Connection) -> list[str]:
     """Apply pending migrations in one transaction (all or none) under an advisory lock; return
-    the names applied."""
+    the names applied.
+
+    A migration is pending when its number is not recorded, not merely when it is above the
+    highest recorded one: numbers are reserved per feature branch (009 to 011 are, while 012 is
+    shipped), so a database may hold 012 before 009 exists, and gets 009 when it ships."""
     applied: list[str] = []
     known = migrations()
     latest = known[-1][0] if known else 0
@@ -78,15 +86,15 @@ def upgrade(conn: Connection) -> list[str]:
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
             " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
-        current = schema_version(conn)
-        done = {int(r[0]) for r in conn.execute("SELECT version FROM sweep_schema_version")}
+        done = applied_versions(conn)
+        current = max(done, default=0)
         if current > latest:
             raise RegistryError(
                 f"database schema version {current} is newer than this sweep knows ({latest})",
                 hint="upgrade sweep (pip install -U sweep) before using this database",
             )
         for version, name, path in known:
-            if version in done:  # by set, not by the highest: a gap filled later still applies
+            if version in done:
                 continue
             log.info("applying migration %03d_%s", version, name)
             conn.execute(path.read_text().encode())

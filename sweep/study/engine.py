@@ -32,7 +32,9 @@ from sweep.study.optuna_study import (
     create_storage,
     finish_study,
     heartbeat_settings,
+    name_metrics,
     open_study,
+    publish_study_attrs,
     register_study,
     study_lock_key,
     trial_counts,
@@ -158,7 +160,8 @@ def run_study(
     try:
         register_study(conn, space, name, n_trials, fingerprints)
         storage = create_storage(url)
-        open_study(storage, space, name)  # create it once, before the workers race
+        # create it once, before the workers race, with the objectives' names for the dashboard
+        name_metrics(open_study(storage, space, name), space)
         # the workers open their own; this pool would stay idle (it reconnects at the end)
         storage.engine.dispose()
         write_verdict(conn, name, None)  # resumed: its trials' verdict is pending again
@@ -255,31 +258,17 @@ def _record_end(
                 stats,
                 others=others,
             )
-        _tell_dashboard(storage, name, stats, best)
+        try:
+            chosen = (int(best["trial_number"]), str(best["experiment_id"])) if best else None
+            publish_study_attrs(storage, name, chosen, stats)
+        except Exception as e:  # the dashboard's view is secondary to the study's record
+            log.warning("could not set the study's attributes for the dashboard: %s", e)
         if others and status != "completed":
             log.info("%d other participant(s) of %s are still running it", others, name)
     except BaseException as e:
         if connection_lost(e):
             raise DatabaseLost(url, e) from None
         raise
-
-
-def _tell_dashboard(
-    storage: Any, name: str, stats: dict[str, Any], best: dict[str, Any] | None
-) -> None:
-    """The verdict and the chosen trial as study attributes, where Optuna Dashboard shows them."""
-    try:
-        study_id = storage.get_study_id_from_name(name)
-        attrs = {
-            "verdict": stats.get("verdict"),
-            "verdict_reasons": stats.get("verdict_reasons") or [],
-            "chosen_trial": int(best["trial_number"]) if best else None,
-            "chosen_experiment_id": str(best["experiment_id"]) if best else None,
-        }
-        for key, value in attrs.items():
-            storage.set_study_user_attr(study_id, key, value)
-    except Exception as e:  # the study's end is recorded either way
-        log.warning("could not write the verdict to the dashboard's study attributes: %s", e)
 
 
 class _Watcher:

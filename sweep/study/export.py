@@ -53,6 +53,7 @@ def export_trial(
         )
     rows = study_results(conn, study_name)
     how: list[str] = []
+    offset = int(meta["trial_id_offset"])  # the number in a trial's id is Optuna's + offset
     if trial_number is None:
         choice = choose_trial(conn, meta, rows, select=select)
         if choice.row is None:
@@ -65,10 +66,10 @@ def export_trial(
         raise ConfigError(
             "no completed trial with this number",
             key="--trial",
-            value=trial_number + 1,
+            value=trial_number + offset,
             hint="completed trials: "
             + ", ".join(
-                str(r["trial_number"] + 1)
+                str(r["trial_number"] + offset)
                 for r in sorted(rows, key=lambda r: r["trial_number"])
                 if r["status"] == "ok"
             )[:200],
@@ -76,7 +77,7 @@ def export_trial(
     study = optuna.load_study(study_name=study_name, storage=storage)
     trial = next(t for t in study.trials if t.number == trial_number)
     space = parse_space(meta["space"], file=f"study {study_name}")
-    eid = trial_experiment_id(study_name, trial_number)
+    eid = trial_experiment_id(study_name, trial_number, offset)
     fixed = space.apply(trial.params, eid)
     cfg = validate_experiment(fixed, file=f"export of {eid}")
     registered = conn.execute(
@@ -95,7 +96,7 @@ def export_trial(
         if sealed is not None
         else [
             f"sealed holdout: not looked at (`sweep holdout {study_name} --trial "
-            f"{trial_number + 1}` looks, once, and the look is counted)"
+            f"{trial_number + offset}` looks, once, and the look is counted)"
         ]
     )
     stats = dict(meta.get("stats") or {})
@@ -108,7 +109,8 @@ def export_trial(
     header = "\n".join(
         [
             f"Exported by sweep {__version__} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            f"study: {study_name}, trial {trial_number + 1} ({eid}; Optuna trial {trial_number})",
+            f"study: {study_name}, trial {trial_number + offset} ({eid}; Optuna trial "
+            f"{trial_number})",
             verdict_line(stats.get("verdict"), stats.get("verdict_reasons"))
             if meta.get("status") != "running"
             else verdict_line(None, None),

@@ -24,7 +24,7 @@ from sweep.core.errors import ConfigError, RegistryError
 from sweep.core.returns import decode
 from sweep.core.stats import StatsError, probabilistic_sharpe_ratio, sharpe_interval, sharpe_stats
 from sweep.store.registry import Connection, HoldoutRecorded, query
-from sweep.study.optuna_study import trial_experiment_id
+from sweep.study.optuna_study import trial_experiment_id, trial_id_offset
 from sweep.study.runner import compute, persist
 from sweep.study.study_stats import DAYS_PER_YEAR
 from sweep.study.summary import choose_trial, study_results, study_row
@@ -97,12 +97,13 @@ def _chosen(
         choice.check_ready(study, "--select" if select else "sweep.select")
         trial_number = int(choice.row["trial_number"])
         how = choice.describe(str(meta["objectives"][0]))
-    return trial_number, trial_experiment_id(study, trial_number), how
+    eid = trial_experiment_id(study, trial_number, int(meta["trial_id_offset"]))
+    return trial_number, eid, how
 
 
 def recorded_holdout(conn: Connection, study: str, trial_number: int) -> HoldoutResult | None:
     """The trial's holdout result if it was evaluated already; never a new look."""
-    eid = trial_experiment_id(study, trial_number)
+    eid = trial_experiment_id(study, trial_number, trial_id_offset(conn, study))
     got = _recorded(conn, study, eid)
     return _result(conn, eid, trial_number, got, new=False) if got is not None else None
 
@@ -126,11 +127,12 @@ def evaluate_holdout(
         (eid,),
     ).fetchone()
     if status is None or status[0] != "ok":
+        shown = number + trial_id_offset(conn, study)  # the number in its id
         raise ConfigError(
-            f"trial {number + 1} did not complete ({status[0] if status else 'no result'}): "
+            f"trial {shown} did not complete ({status[0] if status else 'no result'}): "
             "only a completed trial is a candidate worth a look at the holdout",
             key="--trial",
-            value=number + 1,
+            value=shown,
             hint=f"`sweep results --study {study} --all` shows each trial's status",
         )
     cfg = ExperimentConfig.model_validate(row[0])

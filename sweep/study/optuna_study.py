@@ -58,9 +58,20 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")
 
 
-def trial_experiment_id(study_name: str, number: int) -> str:
-    """``btc-4h-t0001`` for Optuna trial number 0."""
-    return f"{study_name}-t{number + 1:04d}"
+def trial_experiment_id(study_name: str, number: int, offset: int = 0) -> str:
+    """``btc-4h-t0000`` for Optuna trial number 0: the number optuna-dashboard shows and
+    ``--trial`` takes. ``offset`` 1 is the numbering of studies started before sweep used
+    Optuna's (``btc-4h-t0001`` for trial 0; ``sweep_studies.trial_id_offset``)."""
+    return f"{study_name}-t{number + offset:04d}"
+
+
+def trial_id_offset(conn: Connection, name: str) -> int:
+    """How the study's experiment ids number its trials: 0 (Optuna's number; every study since
+    migration 012), or 1 for a study started before (its ids keep ``t0001`` for trial 0)."""
+    row = conn.execute(
+        "SELECT trial_id_offset FROM sweep_studies WHERE study_name = %s", (name,)
+    ).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def heartbeat_settings() -> tuple[int, int]:
@@ -269,6 +280,43 @@ def open_study(
             hint="use --study NEW_NAME for a new study",
         )
     return study
+
+
+# Study user attributes optuna-dashboard shows beside the study: the chosen trial (Optuna's number,
+# the dashboard's "Trial N") and the study's verdict with its reasons, once the study has one.
+CHOSEN_TRIAL_ATTR = "chosen_trial"
+CHOSEN_ID_ATTR = "chosen_experiment_id"
+VERDICT_ATTR = "verdict"
+VERDICT_REASONS_ATTR = "verdict_reasons"
+
+
+def name_metrics(study: optuna.Study, space: SearchSpace) -> None:
+    """Label the objectives with their metric names (``sharpe``), for the dashboard and
+    ``optuna.visualization``, instead of "Objective 0"."""
+    names = space.settings.objectives
+    if study.metric_names != names:
+        study.set_metric_names(names)
+
+
+def publish_study_attrs(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    chosen: tuple[int, str] | None,
+    stats: Mapping[str, Any] | None,
+) -> None:
+    """Write the chosen trial (Optuna's number and sweep's id) and the study's verdict as study
+    user attributes, where Optuna Dashboard shows them (``chosen_trial``,
+    ``chosen_experiment_id``, ``verdict``, ``verdict_reasons``)."""
+    study_id = storage.get_study_id_from_name(name)
+    st = dict(stats or {})
+    attrs = {
+        CHOSEN_TRIAL_ATTR: chosen[0] if chosen else None,
+        CHOSEN_ID_ATTR: chosen[1] if chosen else None,
+        VERDICT_ATTR: st.get("verdict"),
+        VERDICT_REASONS_ATTR: list(st.get("verdict_reasons") or []),
+    }
+    for key, value in attrs.items():
+        storage.set_study_user_attr(study_id, key, value)
 
 
 def space_hash(space: SearchSpace) -> str:

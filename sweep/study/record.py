@@ -86,6 +86,9 @@ def record_trial(
         attrs[FAIL_REASON] = reason or "unknown error"
     if rec.constraints:
         attrs[CONSTRAINTS_KEY] = rec.constraints
+        # one attribute per constraint as well: the dashboard shows each as a sortable column
+        # of its trials table (the mapping above only as JSON text)
+        attrs.update({f"constraint.{k}": v for k, v in rec.constraints.items()})
     optuna_tables.set_user_attrs(conn, trial_id, attrs)
     if rec.artifacts is not None:  # listed as upload_artifact lists them (dashboard, Optuna)
         optuna_tables.set_system_attrs(

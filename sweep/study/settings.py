@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from sweep.core.config import did_you_mean, with_line
+from sweep.core.config import did_you_mean, plain_message, with_line
 from sweep.core.errors import ConfigError
 from sweep.study.selection import SELECT_RULES
 
@@ -218,17 +218,17 @@ def parse_settings(
         if loc[:2] == ["pruner", "type"] and isinstance(sweep_block.get("pruner"), str):
             loc = ["pruner"]  # written as a name: `pruner: median`
         key = "sweep." + ".".join(loc)
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        msg = msg[:1].lower() + msg[1:]
+        msg, hint = plain_message(err)
         value = err.get("input")
         if err["type"] == "missing" and loc == ["pruner", "type"]:
             msg = "a pruner mapping needs a type: none, median, percentile or wilcoxon"
+            hint = "e.g. pruner: {type: median, warmup_folds: 2}"
         if err["type"] == "extra_forbidden":
             model = PrunerSettings if loc[0] == "pruner" else SweepSettings
             fields = model.model_fields
             msg = "unknown key; " + did_you_mean(loc[-1], list(fields), "allowed keys")
-            value = None
-        hint = _SWEEP_HINTS.get(loc[-1] if loc[0] == "pruner" else loc[0])
+            value = hint = None
+        hint = hint or _SWEEP_HINTS.get(loc[-1] if loc[0] == "pruner" else loc[0])
         raise ConfigError(
             msg, file=file, key=with_line(key, lines), value=value, hint=hint or _SWEEP_HINT
         ) from e

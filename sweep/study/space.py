@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import itertools
 import logging
 import math
@@ -305,8 +306,24 @@ def _find_ranges(
                     hint="ranges are allowed on: " + ", ".join(t.rstrip(".") for t in TUNABLE),
                 )
             out.append(_parse_range(path, value, file, with_line(path, lines)))
+        elif isinstance(value, dict) and _tunable(path):
+            # a mapping where a value or a range belongs: a misspelt range kind (`flaot:`)
+            raise _not_a_range(value, file, with_line(path, lines))
         elif isinstance(value, dict):
             _find_ranges(value, f"{path}.", out, file, lines)
+
+
+def _not_a_range(spec: dict[str, Any], file: str, where: str) -> ConfigError:
+    """The error for a mapping with no range kind: a did-you-mean for the likeliest typo."""
+    keys = [str(k) for k in spec]
+    close = [k for k in keys if difflib.get_close_matches(k, RANGE_KEYS, n=1)]
+    bad = close[0] if close else keys[0] if keys else ""
+    return ConfigError(
+        f"unknown range kind '{bad}'" if bad else "an empty mapping is not a range",
+        file=file,
+        key=where,
+        hint=did_you_mean(bad, RANGE_KEYS, "a range is one of") + " (see README: Search spaces)",
+    )
 
 
 def _parse_range(path: str, spec: dict[str, Any], file: str, where: str) -> Param:

@@ -42,6 +42,7 @@ from psycopg.types.json import Jsonb
 
 from sweep.core.returns import DailyReturns, align, decode
 from sweep.core.stats import (
+    PBOResult,
     SharpeStats,
     StatsError,
     deflated_sharpe_ratio,
@@ -140,14 +141,10 @@ def compute_study_stats(
             dsr = None
     pbo = loss = slope = None
     partitions = None
-    days = 0
-    if len(candidates) >= 2:
-        _, matrix = align([series[k] for k in candidates])
-        days = matrix.shape[0]
-        if days >= 8:
-            partitions = 16 if days >= 64 else max(2, (days // 4) // 2 * 2)
-            res = probability_of_backtest_overfitting(matrix, n_partitions=partitions)
-            pbo, loss, slope = res.pbo, res.prob_oos_loss, res.degradation_slope
+    res, days = study_pbo(series)
+    if res is not None:
+        partitions = res.n_partitions
+        pbo, loss, slope = res.pbo, res.prob_oos_loss, res.degradation_slope
     return StudyStats(
         n_trials=n,
         chosen_experiment_id=chosen,
@@ -165,6 +162,22 @@ def compute_study_stats(
         n_never_traded=len(names) - len(candidates),
         n_pruned=pruned,
     )
+
+
+def study_pbo(series: dict[str, DailyReturns]) -> tuple[PBOResult | None, int]:
+    """CSCV over the trials that traded (a flat series has no rank to overfit), on the days they
+    all cover, and that number of days: 16 partitions (fewer, even, below 64 days); no result
+    with fewer than two such trials or eight common days (0 days with fewer than two). The whole
+    result (its logits too), for reports; :func:`compute_study_stats` keeps the summary."""
+    candidates = [k for k in sorted(series) if not _flat(series[k].values)]
+    if len(candidates) < 2:
+        return None, 0
+    _, matrix = align([series[k] for k in candidates])
+    days = int(matrix.shape[0])
+    if days < 8:
+        return None, days
+    partitions = 16 if days >= 64 else max(2, (days // 4) // 2 * 2)
+    return probability_of_backtest_overfitting(matrix, n_partitions=partitions), days
 
 
 def _flat(values: np.ndarray) -> bool:

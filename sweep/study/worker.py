@@ -51,6 +51,7 @@ from sweep.study.optuna_study import (
     study_lock_key,
     trial_counts,
     trial_experiment_id,
+    trial_id_offset,
     trial_seed,
 )
 from sweep.study.record import record_trial
@@ -145,6 +146,7 @@ class Worker:
             pruner=make_pruner(s),
         )
         self.conn = open_registry(plan.url)
+        self.id_offset = trial_id_offset(self.conn, plan.study_name)
         self.report = WorkerReport()
         self.prune = s.pruner.on
         interval = self.storage.get_heartbeat_interval() or 5
@@ -210,7 +212,7 @@ class Worker:
 
     # -- running ------------------------------------------------------------------------------
     def _compute(self, c: _Claimed) -> _Outcome:
-        eid = trial_experiment_id(self.plan.study_name, c.number)
+        eid = trial_experiment_id(self.plan.study_name, c.number, self.id_offset)
         try:
             cfg = self.space.config_for(c.values, eid)
         except SweepError as e:

@@ -108,7 +108,7 @@ def test_run_registers_and_is_reproducible(project: Path) -> None:
     # Same config and data: identical metrics, verdict and features.
     assert metrics1 == metrics2
     assert (passed1, failures1, names1) == (passed2, failures2, names2)
-    assert out["result_id"] == id2 != id1
+    assert out["id"] == id2 != id1
     assert out["metrics"] == metrics2
     assert out["gate_passed"] == passed2
     assert out["gate_failures"] == failures2
@@ -199,7 +199,7 @@ def test_results_json(leaderboard_rows: Path) -> None:
     res = sweep("results", "--format", "json", cwd=leaderboard_rows)
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
-    assert [(r["experiment_id"], r["sharpe"]) for r in rows] == [
+    assert [(r["experiment_id"], r["metrics"]["sharpe"]) for r in rows] == [
         ("high", 2.2),
         ("mid", 1.4),
         ("low", 0.4),

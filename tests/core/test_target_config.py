@@ -70,13 +70,13 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "trade-negative-threshold",
         variant({**TRADE, "threshold": -0.01}),
         "target.threshold",
-        ["greater than or equal to 0", "(got -0.01)"],
+        ["must be >= 0", "(got -0.01)"],
     ),
     (
         "trade-threshold-10",
         variant({**TRADE, "threshold": 10.0}),
         "target.threshold",
-        ["less than 10", "(got 10.0)"],
+        ["must be < 10", "(got 10.0)"],
     ),
     (
         "barrier-threshold",
@@ -118,7 +118,7 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "take-profit-0",
         variant({**BARRIER, "take_profit": 0.0}),
         "target.take_profit",
-        ["greater than 0", "(got 0.0)"],
+        ["must be > 0", "(got 0.0)"],
     ),
     (
         "take-profit-fraction-11",
@@ -130,7 +130,7 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "take-profit-atr-101",
         variant({**BARRIER, "atr_multiple": True, "take_profit": 101.0}),
         "target.take_profit",
-        ["less than or equal to 100"],
+        ["must be <= 100"],
     ),
     (
         "stop-fraction-1",
@@ -148,7 +148,7 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "target-type",
         variant({**TRADE, "type": "trades"}),
         "target.type",
-        ["'binary', 'trade' or 'triple_barrier'", "(got 'trades')"],
+        ["must be one of binary, trade, triple_barrier", "(got 'trades')"],
     ),
     (
         "target-typo",
@@ -160,14 +160,14 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "side",
         variant(position={"side": "both"}),
         "position.side",
-        ["'long' or 'short'", "(got 'both')"],
+        ["must be one of long, short", "(got 'both')"],
     ),
     ("side-typo", variant(position={"sidee": "short"}), "position.sidee", ["did you mean 'side'?"]),
     (
         "position-take-profit",
         variant(position={"take_profit": -0.1}),
         "position.take_profit",
-        ["greater than 0"],
+        ["must be > 0"],
     ),
     (
         "position-stop-fraction",
@@ -179,25 +179,25 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "position-stop-atr",
         variant(position={"atr_multiple": True, "stop_loss": 1000.0}),
         "position.stop_loss",
-        ["less than or equal to 100"],
+        ["must be <= 100"],
     ),
     (
         "position-atr-string",
         variant(position={"atr_multiple": "yes"}),
         "position.atr_multiple",
-        ["valid boolean", "(got 'yes')"],
+        ["must be true or false", "(got 'yes')"],
     ),
     (
         "borrow-negative",
         variant(backtest={"borrow_rate": -0.1}),
         "backtest.borrow_rate",
-        ["greater than or equal to 0"],
+        ["must be >= 0"],
     ),
     (
         "borrow-3",
         variant(backtest={"borrow_rate": 3.0}),
         "backtest.borrow_rate",
-        ["less than or equal to 2"],
+        ["must be <= 2"],
     ),
     (
         "borrow-typo",
@@ -209,7 +209,7 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "sample-weight",
         variant(training={"sample_weight": "unique"}),
         "training.sample_weight",
-        ["'none' or 'uniqueness'", "(got 'unique')"],
+        ["must be one of none, uniqueness", "(got 'unique')"],
     ),
     (
         "sample-weight-typo",
@@ -271,7 +271,7 @@ BAD_SPACES: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "take-profit-low-0",
         variant({**BARRIER, "take_profit": {"float": [0.0, 0.05]}}),
         "target.take_profit",
-        ["greater than 0", "(got 0.0)"],
+        ["must be > 0", "(got 0.0)"],
     ),
     (
         "side-choice",
@@ -283,7 +283,7 @@ BAD_SPACES: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "borrow-range",
         variant(backtest={"borrow_rate": {"float": [0.0, 5.0]}}),
         "backtest.borrow_rate",
-        ["less than or equal to 2", "(got 5.0)"],
+        ["must be <= 2", "(got 5.0)"],
     ),
     (
         "horizon-range-for-trade",

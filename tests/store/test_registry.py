@@ -113,23 +113,27 @@ def test_migrations_apply_once_and_are_recorded(fresh_db: str) -> None:
         assert again == (len(known),)
 
 
-def test_a_migration_numbered_below_the_highest_applied_still_applies(
-    fresh_db: str, monkeypatch: pytest.MonkeyPatch
+def test_a_migration_below_the_highest_applied_is_applied_when_it_ships(
+    fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # branches reserve numbers and can land in any order: a registry that has the highest
-    # migration must still get a lower-numbered one shipped later
-    import sweep.store.registry as registry
+    """Numbers are reserved per branch: a database at 012 that lacks 009 gets 009 when a later
+    sweep ships it, instead of skipping it for being below the highest applied number."""
+    from sweep.store import registry
 
     known = migrations()
-    assert len(known) >= 2
-    late = known[-2]
     with connect(fresh_db) as conn:
-        monkeypatch.setattr(registry, "migrations", lambda: [m for m in known if m != late])
-        first = upgrade(conn)
-        assert f"{late[0]:03d}_{late[1]}" not in first
-        monkeypatch.undo()
-        assert upgrade(conn) == [f"{late[0]:03d}_{late[1]}"]
+        upgrade(conn)
+        top = schema_version(conn)
+    free = next(v for v in range(1, top) if v not in {k for k, _, _ in known})
+    late = tmp_path / f"{free:03d}_late_branch.sql"
+    late.write_text("CREATE TABLE late_branch (x INTEGER);")
+    shipped = sorted([*known, (free, "late_branch", late)])
+    monkeypatch.setattr(registry, "migrations", lambda: shipped)
+    with connect(fresh_db) as conn:
+        assert upgrade(conn) == [f"{free:03d}_late_branch"]
         assert upgrade(conn) == []
+        assert schema_version(conn) == top
+        assert conn.execute("SELECT to_regclass('late_branch') IS NOT NULL").fetchone() == (True,)
 
 
 def test_seed_tables_have_the_seed_columns(fresh_db: str) -> None:

@@ -77,6 +77,14 @@ def test_dashboard_serves_the_study_with_its_trial_attributes(study_dir: StudyDi
     assert "password" not in err.lower()
 
     assert detail["name"] == NAME
+    # the objective is labelled with its metric name, not "Objective 0"
+    assert detail["objective_names"] == ["sharpe"]
+    # the chosen trial is a study attribute, in the dashboard's own numbering ("Trial N"), and
+    # the experiment id of that trial carries the same number
+    study_attrs = {a["key"]: a["value"] for a in detail["user_attrs"]}
+    (meta,) = sql(study_dir.url, "SELECT best_trial, best_experiment_id FROM sweep_studies")
+    assert study_attrs["chosen_trial"] == str(meta["best_trial"])
+    assert meta["best_experiment_id"] == f"{NAME}-t{meta['best_trial']:04d}"
     trials = {t["number"]: t for t in detail["trials"]}
     assert sorted(trials) == list(range(6))
     metrics = {
@@ -105,6 +113,12 @@ def test_dashboard_serves_the_study_with_its_trial_attributes(study_dir: StudyDi
     # the dashboard's column list knows the user attributes sweep sets
     union = {a["key"] for a in detail["union_user_attrs"]}
     assert {"experiment_id", "sharpe", "win_rate", "n_trades"} <= union
+    # each constraint's value is a column of its own, not only a JSON attribute
+    assert {"constraint.min_trades", "constraint.max_drawdown"} <= union
+    for t in trials.values():
+        attrs = {a["key"]: a["value"] for a in t["user_attrs"]}
+        named = json.loads(attrs["constraints"])
+        assert float(attrs["constraint.min_trades"]) == named["min_trades"]
 
 
 def test_dashboard_with_an_unreachable_database_fails_fast_in_one_line(

@@ -106,9 +106,7 @@ def test_export_best_writes_a_fixed_config_with_provenance(sd: StudyDir) -> None
     lines = text.splitlines()
     header = [ln for ln in lines if ln.startswith("#")]
     assert lines[: len(header)] == header, "the provenance header comes first"
-    assert any(
-        f"study: {STUDY}, trial {best + 1} ({eid}; Optuna trial {best})" in ln for ln in header
-    )
+    assert any(f"study: {STUDY}, trial {best} ({eid}; Optuna trial {best})" in ln for ln in header)
     assert any(ln.startswith("# objectives: sharpe (maximize) = ") for ln in header)
     sha = sql(sd.url, "SELECT data_fingerprint->>'sha256' AS s FROM model_results LIMIT 1")[0]["s"]
     assert any(sha[:16] in ln for ln in header)
@@ -134,7 +132,7 @@ STUDY_LEVEL = {"dsr", "pbo", "n_trials_study"}
 
 
 def rerun(sd: StudyDir, *export_args: str) -> dict[str, Any]:
-    p = sd.sweep("export", *export_args, "-o", "repro.yaml")
+    p = sd.sweep("export", *export_args, "-o", "repro.yaml", "--force")  # each run replaces it
     assert p.returncode == 0, p.stderr
     run = sd.sweep("run", "repro.yaml", "--json")
     assert run.returncode == 0, run.stderr
@@ -162,7 +160,7 @@ def test_running_an_exported_trial_reproduces_its_metrics_exactly(sd: StudyDir) 
     reg = registered(sd.url, STUDY)
     best = expected_best(sd.url, STUDY)
     other = max(n for n, r in reg.items() if r["status"] == "ok" and n != best)
-    out = rerun(sd, STUDY, "--trial", str(other + 1))  # --trial takes the id's number
+    out = rerun(sd, STUDY, "--trial", str(other))  # --trial takes the id's number
     assert out["experiment_id"] == trial_experiment_id(STUDY, other)
     assert out["metrics"] == reg[other]["metrics"]
 
@@ -171,11 +169,11 @@ def test_export_of_a_chosen_trial(sd: StudyDir) -> None:
     reg = registered(sd.url, STUDY)
     best = expected_best(sd.url, STUDY)
     other = min(n for n, r in reg.items() if r["status"] == "ok" and n != best)
-    p = sd.sweep("export", STUDY, "--trial", str(other + 1))
+    p = sd.sweep("export", STUDY, "--trial", str(other))
     assert p.returncode == 0, p.stderr
     data = yaml.safe_load(p.stdout)
     assert data["experiment_id"] == trial_experiment_id(STUDY, other)
-    assert f"# study: {STUDY}, trial {other + 1} " in p.stdout
+    assert f"# study: {STUDY}, trial {other} " in p.stdout
     assert data.pop("provenance") == {"study": STUDY, "trial": other}
     assert validate_experiment(data) == validate_experiment(reg[other]["config"])
     trial = optuna_trials(sd.url, STUDY)[other]
@@ -217,7 +215,7 @@ def test_export_errors_exit_2_with_one_line_and_write_nothing(sd: StudyDir, case
     failed = next(t.number for t in optuna_trials(sd.url, STUDY) if t.state.name == "FAIL")
     args = {
         "unknown study": ("no-such-study",),
-        "failed trial": (STUDY, "--trial", str(failed + 1)),
+        "failed trial": (STUDY, "--trial", str(failed)),
         "no such trial": (STUDY, "--trial", "999"),
     }[case]
     out = sd.path / f"err-{case.replace(' ', '-')}.yaml"

@@ -119,8 +119,8 @@ def test_holdout_is_evaluated_once_per_trial_and_every_look_is_counted(
         wf_study,
     )
     chosen = str(flagged[0][0]).rsplit("-t", 1)[1]
-    other = next(int(n) for (n,) in done if int(n) != int(chosen) - 1)  # type: ignore[call-overload]
-    second = run_cli("holdout", wf_study, "--trial", str(other + 1), cwd=workdir, env=_env())
+    other = next(int(n) for (n,) in done if int(n) != int(chosen))  # type: ignore[call-overload]
+    second = run_cli("holdout", wf_study, "--trial", str(other), cwd=workdir, env=_env())
     assert "look 2 of 2 on these bars" in second.stdout, second.stdout + second.stderr
     listed = run_cli("results", "--holdout", "--format", "json", cwd=workdir, env=_env())
     looks = sorted((r["look_number"], r["looks_on_bars"]) for r in json.loads(listed.stdout))
@@ -207,12 +207,12 @@ def test_exporting_another_trial_spends_no_look_and_unfinished_trials_have_none(
     with open_registry(clean_db) as conn:
         chosen, _ = chosen_trial(conn, wf_study, None)
     other = next(int(n) for n, st in rows if st == "ok" and int(n) != chosen)  # type: ignore[call-overload]
-    res = run_cli("export", wf_study, "--trial", str(other + 1), cwd=workdir, env=_env())
+    res = run_cli("export", wf_study, "--trial", str(other), cwd=workdir, env=_env())
     assert res.returncode == 0, res.stderr
-    assert "not looked at" in res.stdout and f"--trial {other + 1}" in res.stdout
+    assert "not looked at" in res.stdout and f"--trial {other}" in res.stdout
     assert _rows(clean_db, "SELECT count(*) FROM holdout_looks") == [(0,)]
     # a pruned trial is no candidate: looking at the holdout for it is refused
     pruned = next(int(n) for n, st in rows if st == "pruned")  # type: ignore[call-overload]
-    refused = run_cli("holdout", wf_study, "--trial", str(pruned + 1), cwd=workdir, env=_env())
+    refused = run_cli("holdout", wf_study, "--trial", str(pruned), cwd=workdir, env=_env())
     assert refused.returncode == 2 and "did not complete (pruned)" in refused.stderr
     assert _rows(clean_db, "SELECT count(*) FROM holdout_looks") == [(0,)]

@@ -280,7 +280,8 @@ def test_a_triple_barrier_walk_forward_study_exports_a_reproducible_trial(
     assert {validate_experiment(r["config"]).position.side for r in rows} == {"long", "short"}
     assert all(r["metrics"]["cv_folds"] == 3 for r in rows)
 
-    exported = study_dir.sweep("export", "barrier-study", "--trial", "2", "-o", "t2.yaml")
+    # --trial 1: Optuna's trial 1, barrier-study-t0001, the second row
+    exported = study_dir.sweep("export", "barrier-study", "--trial", "1", "-o", "t2.yaml")
     assert exported.returncode == 0, exported.stderr
     data = yaml.safe_load((study_dir.path / "t2.yaml").read_text())
     assert data["target"]["type"] == "triple_barrier"
