@@ -283,9 +283,11 @@ def optuna_trials(url: str, study_name: str) -> list[Any]:
     """The study's trials (``FrozenTrial``), read through Optuna's own storage API."""
     import optuna
 
-    from sweep.store.db import sqlalchemy_url
+    from sweep.study.optuna_study import create_storage
 
-    storage = optuna.storages.RDBStorage(sqlalchemy_url(url))
+    # sweep's storage takes the advisory lock under which Optuna's tables are created: a bare
+    # RDBStorage polling here while a `sweep run` creates them races it on CREATE TABLE
+    storage = create_storage(url)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
         return sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
