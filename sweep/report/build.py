@@ -22,6 +22,7 @@ from sweep.report import figures as figs
 from sweep.report.gather import ExperimentFacts, StudyFacts
 from sweep.report.html import Page, esc, kv, num, pct, table, when
 from sweep.report.replay import FOLD_COLUMNS, NotReplayed, Replay, replay
+from sweep.report.robustness import robustness_section
 from sweep.study.study_stats import DAYS_PER_YEAR, study_pbo
 from sweep.study.summary import is_feasible, passed_own_gate, study_thresholds
 
@@ -514,6 +515,7 @@ def study_page(facts: StudyFacts) -> Page:
             f"({len(facts.returns)} trials, {days} common days)</p>"
         )
     page.add("bias", "Selection bias", "".join(parts))
+    page.add("robustness", "Robustness", robustness_section(facts.name, facts.robustness))
 
     # the holdout
     if not walk_forward:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -19,6 +19,7 @@ from sweep.store.registry import Connection, query
 # the mirror's readers of Optuna's stored forms (parameters, values), shared, not repeated
 from sweep.study.mirror import _params, _value
 from sweep.study.optuna_study import CONSTRAINTS_KEY
+from sweep.study.robust_report import CandidateRobustness, robustness_results
 from sweep.study.study_stats import load_study_returns
 from sweep.study.summary import choose, study_results, study_row
 
@@ -38,6 +39,7 @@ class StudyFacts:
     returns: dict[str, DailyReturns]
     looks: list[dict[str, Any]]
     server_version: str
+    robustness: list[CandidateRobustness] = field(default_factory=list)  # `sweep robust` runs
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def study_facts(conn: Connection, name: str) -> StudyFacts:
         returns=load_study_returns(conn, name),
         looks=_rows(conn, "report_holdout_looks", study_name=name),
         server_version=_server_version(conn),
+        robustness=robustness_results(conn, name),
     )
 
 

@@ -764,7 +764,9 @@ CASES: list[Case] = [
     ),
     option("holdout-select", "holdout", "btc-4h", "--select", "peek", expect=("--select: ",)),
     option("robust-study", "robust", "../x", expect=("study: ", "'../x'")),
-    option("robust-trial-0", "robust", "btc-4h", "--trial", "0", expect=("--trial: ", "'0'")),
+    option(
+        "robust-trial-negative", "robust", "btc-4h", "--trial", "-1", expect=("--trial: ", "'-1'")
+    ),
     option("robust-top-0", "robust", "btc-4h", "--top", "0", expect=("--top: ", "(got '0')")),
     option("robust-top-huge", "robust", "btc-4h", "--top", "51", expect=("--top: ", "50")),
     option("robust-top-nan", "robust", "btc-4h", "--top", "nan", expect=("--top: ", "'nan'")),

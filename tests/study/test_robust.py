@@ -125,7 +125,7 @@ def study_queries(conn: Any, url: str, name: str) -> dict[str, Any]:
         r.pop("ended_at")
     out["study_list"] = [
         {k: v for k, v in r.items() if k not in ("started_at", "ended_at")}
-        for r in sql(url, query("study_list"))
+        for r in sql(url, query("study_list"), {"grace": 60})
         if r["study_name"] == name
     ]
     for holdout in (False, True):
@@ -481,7 +481,7 @@ def test_a_study_with_select_robust_ends_on_the_robust_choice(ev: Evaluated) -> 
         (("--random", "101"), "--random"),
         (("--jobs", "0"), "--jobs"),
         (("--select", "robst"), "--select"),
-        (("--trial", "0"), "--trial"),
+        (("--trial", "-1"), "--trial"),
         (("--trial", "999"), "--trial"),
     ],
 )
@@ -616,3 +616,20 @@ def test_evaluations_score_on_the_folds_the_candidate_ran_on(
 
 def first_values(space: Any) -> dict[str, Any]:
     return {p.path: first_value(p) for p in space.params}
+
+
+def test_the_study_report_has_a_robustness_section_from_the_registered_runs(
+    ev: Evaluated,
+) -> None:
+    from sweep.report import build_report
+
+    html = build_report(STUDY, ev.sd.url).html
+    section = html[html.index('<section id="robustness">') :]
+    section = section[: section.index("</section>")]
+    results = ev.json["candidates"]
+    assert results, ev.json
+    for c in results:  # every candidate, with its score as `sweep robust` reports it
+        assert c["candidate_id"] in section
+        score = c["neighbourhood"]["score"]
+        assert score is None or f"{score:.3f}" in section
+    assert "never on the sealed holdout" in section and "regime" in section
