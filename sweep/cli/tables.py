@@ -8,7 +8,6 @@ marks times UTC.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -63,11 +62,30 @@ _RUN_METRICS = (
 )
 
 
+# The fields of sweep.core.metrics.Metrics, written out so that `sweep results` imports no numpy
+# (tests/cli/test_cli_data.py checks both: the names equal the dataclass's, and no heavy import).
+BACKTEST_METRICS = (
+    "sharpe",
+    "sortino",
+    "win_rate",
+    "total_return",
+    "bh_return",
+    "alpha",
+    "alpha_exposure",
+    "max_drawdown",
+    "n_trades",
+    "exposure",
+    "profit_factor",
+    "avg_trade_return",
+    "auc",
+    "n_bars",
+    "annual_return",
+)
+
+
 def metric_names() -> list[str]:
     """Every metric a registered run may hold, for ``--order`` and its did-you-mean."""
-    from sweep.core.metrics import Metrics
-
-    names = [f.name for f in dataclasses.fields(Metrics)]
+    names = list(BACKTEST_METRICS)
     return names + [n for n in _RUN_METRICS if n not in names]
 
 

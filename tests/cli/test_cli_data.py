@@ -347,6 +347,15 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert not loaded & (HEAVY | {"psycopg", "pydantic"})
 
 
+def test_the_results_metric_names_are_the_backtests() -> None:
+    import dataclasses
+
+    from sweep.cli.tables import BACKTEST_METRICS
+    from sweep.core.metrics import Metrics
+
+    assert tuple(f.name for f in dataclasses.fields(Metrics)) == BACKTEST_METRICS
+
+
 def test_results_reads_the_registry_without_numpy_pandas_or_models(workdir: Path) -> None:
     loaded = imported_packages(
         "results", env={"SWEEP_DATABASE_URL": os.environ["SWEEP_DATABASE_URL"]}

@@ -37,7 +37,7 @@ def test_a_worker_runs_a_study_from_the_database_alone(study_dir: StudyDir) -> N
     p = run_cli("worker", name, "--jobs", "1", "--json", cwd=home, env=env)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
-    assert summary["status"] == "completed" and summary["n_results"] == 5
+    assert summary["status"] == "completed" and summary["n_complete"] == 5
     rows = sql(
         study_dir.url,
         "SELECT experiment_id, trial_number, config FROM experiments WHERE study_name = %s "
