@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sweep.core.metric_names import BACKTEST_METRICS, FRACTION_METRICS
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 __all__ = [
@@ -29,20 +31,6 @@ __all__ = [
     "utc_iso",
 ]
 
-# Metrics that are fractions (0.534 = 53.4%): percentages for people, fractions for machines.
-FRACTION_METRICS = frozenset(
-    {
-        "win_rate",
-        "total_return",
-        "bh_return",
-        "alpha",
-        "max_drawdown",
-        "exposure",
-        "avg_trade_return",
-        "annual_return",
-        "label_rate",
-    }
-)
 _SIGNED = frozenset({"alpha", "total_return", "bh_return", "annual_return", "avg_trade_return"})
 # What a run's metrics hold besides the backtest's statistics (sweep.core.pipeline, study_stats)
 _RUN_METRICS = (
@@ -59,27 +47,6 @@ _RUN_METRICS = (
     "n_trials_study",
     "timing_p",
     "bars_per_year",
-)
-
-
-# The fields of sweep.core.metrics.Metrics, written out so that `sweep results` imports no numpy
-# (tests/cli/test_cli_data.py checks both: the names equal the dataclass's, and no heavy import).
-BACKTEST_METRICS = (
-    "sharpe",
-    "sortino",
-    "win_rate",
-    "total_return",
-    "bh_return",
-    "alpha",
-    "alpha_exposure",
-    "max_drawdown",
-    "n_trades",
-    "exposure",
-    "profit_factor",
-    "avg_trade_return",
-    "auc",
-    "n_bars",
-    "annual_return",
 )
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from sweep._version import __version__
 from sweep.core.config import dump_yaml
+from sweep.core.metric_names import FRACTION_METRICS
 from sweep.core.stats import sharpe_stats
 from sweep.report import figures as figs
 from sweep.report.gather import ExperimentFacts, StudyFacts
@@ -28,19 +29,6 @@ from sweep.study.summary import is_feasible, passed_own_gate, study_thresholds
 
 log = logging.getLogger(__name__)
 
-FRACTIONS = frozenset(
-    {
-        "win_rate",
-        "total_return",
-        "bh_return",
-        "alpha",
-        "max_drawdown",
-        "exposure",
-        "avg_trade_return",
-        "annual_return",
-        "label_rate",
-    }
-)
 MAIN_METRICS = (
     "sharpe",
     "sortino",
@@ -64,7 +52,7 @@ MAX_TRADE_ROWS = 500
 
 
 def metric_cell(key: str, v: Any) -> str:
-    if key in FRACTIONS:
+    if key in FRACTION_METRICS:
         return pct(v, signed=key in ("alpha", "total_return", "annual_return", "bh_return"))
     return num(v, 3) if isinstance(v, float) else num(v)
 

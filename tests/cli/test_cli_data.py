@@ -350,7 +350,7 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
 def test_the_results_metric_names_are_the_backtests() -> None:
     import dataclasses
 
-    from sweep.cli.tables import BACKTEST_METRICS
+    from sweep.core.metric_names import BACKTEST_METRICS
     from sweep.core.metrics import Metrics
 
     assert tuple(f.name for f in dataclasses.fields(Metrics)) == BACKTEST_METRICS
