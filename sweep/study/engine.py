@@ -18,6 +18,7 @@ from sweep.store.artifacts import artifact_location, check_store
 from sweep.store.db import ENV_PGBOUNCER, behind_pooler, connect, database_url, pooler_setting
 from sweep.store.registry import open_registry, query
 from sweep.study.folds import fit_default_folds
+from sweep.study.interrupts import interrupts_noticed
 from sweep.study.lifecycle import (
     DatabaseLost,
     connection_lost,
@@ -193,7 +194,8 @@ def run_study(
         lost: DatabaseLost | None = None
         try:
             if jobs == 1:
-                Worker(plans[0], space).run()
+                with interrupts_noticed():
+                    Worker(plans[0], space).run()
             else:
                 assert ctx is not None
                 run_processes(ctx, worker_main, plans, url=url)

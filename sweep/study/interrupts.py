@@ -7,7 +7,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["interrupt_once", "interrupted", "interrupts_deferred"]
+__all__ = ["interrupt_once", "interrupted", "interrupts_deferred", "interrupts_noticed"]
 
 _received = threading.Event()
 
@@ -41,6 +41,28 @@ def interrupt_once() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
+
+
+@contextlib.contextmanager
+def interrupts_noticed() -> Iterator[None]:
+    """In this block (a study run in this very process), SIGINT raises KeyboardInterrupt as usual
+    and is also remembered for :func:`interrupted`, so a KeyboardInterrupt that a destructor
+    swallowed still stops the loop before its next unit of work."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        _received.set()
+        raise KeyboardInterrupt
+
+    _received.clear()
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _received.clear()
 
 
 def interrupted() -> bool:

@@ -37,6 +37,7 @@ from sweep.core.experiment import validate_experiment
 from sweep.store.db import database_url
 from sweep.store.registry import Connection, open_registry, query, same_config
 from sweep.study.folds import fit_default_folds
+from sweep.study.interrupts import interrupts_noticed
 from sweep.study.neighbours import Variation, neighbours, random_neighbours
 from sweep.study.processes import run_processes, worker_context
 from sweep.study.robust_runs import EvalSpec, RobustWorkerPlan, robust_worker_main, run_specs
@@ -378,7 +379,8 @@ def _run_specs(
             on_progress(int(done.value), len(specs))
 
     if jobs == 1:
-        run_specs(plans[0], on_done=tick)
+        with interrupts_noticed():
+            run_specs(plans[0], on_done=tick)
     else:
         run_processes(ctx, robust_worker_main, plans, "sweep-robust", on_tick=tick)
     tick()

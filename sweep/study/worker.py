@@ -27,7 +27,7 @@ from sweep.core.config import ExperimentConfig
 from sweep.core.errors import SweepError
 from sweep.store import optuna_tables
 from sweep.store.registry import open_registry
-from sweep.study.interrupts import interrupt_once, interrupts_deferred
+from sweep.study.interrupts import interrupt_once, interrupted, interrupts_deferred
 from sweep.study.lifecycle import (
     EXIT_DATABASE_LOST,
     connection_lost,
@@ -339,6 +339,8 @@ class Worker:
         wait = 0.1
         try:
             while True:
+                if interrupted():  # a Ctrl-C whose KeyboardInterrupt a destructor swallowed
+                    raise KeyboardInterrupt
                 # A Ctrl-C between the claim's commit and `current` would leave the new trial
                 # RUNNING (until a heartbeat check fails it): it is acted on once it is held.
                 with interrupts_deferred():
