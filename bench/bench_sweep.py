@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import platform
 import resource
@@ -81,6 +82,8 @@ from sweep.study.space import SearchSpace, load_space  # noqa: E402
 TARGET_OVERHEAD = 1.15  # sweep --jobs 1 per-trial time / bare loop's, at most
 TARGET_SCALING = 1.7  # --jobs 2 throughput / --jobs 1 throughput, at least
 TARGET_WORKER_MB = 600.0  # peak RSS per worker on BTC/USDT 1h, under
+TARGET_EFFICIENCY = 0.95  # default --jobs throughput / as many bare one-thread processes
+TARGET_STARTUP_S = 1.0  # launch of `sweep run` to its first trial claimed, under
 
 # A fixed space like search_spaces/btc-4h.yaml (kept here so edits to that file do not move the
 # benchmark). The 1h memory run uses the same space with `timeframe: 1h`.
@@ -399,6 +402,7 @@ class SweepRun:
     stats: StudyStats
     mem: MemoryWatch
     load_avg: tuple[float, float]
+    startup: float = math.nan  # launch to the first trial's claim (its datetime_start)
 
     @property
     def e2e_per_trial(self) -> float:
@@ -491,6 +495,20 @@ def study_stats(conn: psycopg.Connection[tuple[Any, ...]], study: str) -> StudyS
     )
 
 
+def first_claim(conn: psycopg.Connection[tuple[Any, ...]], study: str) -> float:
+    """When the study's first trial was claimed (epoch seconds): Optuna's ``datetime_start``,
+    naive UTC from the database's clock (this machine's)."""
+    row = conn.execute(
+        """
+        SELECT extract(epoch FROM min(t.datetime_start) AT TIME ZONE 'UTC')
+        FROM trials t JOIN studies s USING (study_id) WHERE s.study_name = %s
+        """,
+        (study,),
+    ).fetchone()
+    assert row is not None and row[0] is not None, f"{study}: no trial was claimed"
+    return float(row[0])
+
+
 def study_configs(conn: psycopg.Connection[tuple[Any, ...]], study: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT config FROM experiments WHERE study_name = %s ORDER BY trial_number", (study,)
@@ -529,6 +547,7 @@ def sweep_run(
     pg0 = db.server_cpu()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    launched = time.time()
     proc = subprocess.Popen(
         cmd, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -544,6 +563,7 @@ def sweep_run(
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     with db.connect(url) as conn:
         stats = study_stats(conn, study)
+        first = first_claim(conn, study)
     if stats.n != trials:
         raise RuntimeError(f"{study}: {stats.n} result rows, expected {trials}")
     pg = None if pg0 is None or pg1 is None else pg1 - pg0
@@ -557,6 +577,7 @@ def sweep_run(
         stats,
         mem,
         (l0, os.getloadavg()[0]),
+        first - launched,
     )
     return run, url
 
@@ -579,6 +600,21 @@ def table(rows: list[tuple[str, str, str, str, str, str]]) -> str:
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*r) for r in rows]
     return "\n".join(lines)
+
+
+#: What a worker must import before it can claim a trial, from the libraries sweep is built on:
+#: their import time is the floor of any engine's start-up on this machine.
+BARE_IMPORTS = "import optuna, xgboost, pandas, talib, sqlalchemy.orm, psycopg, alembic.migration"
+
+
+def bare_imports(repeat: int = 3) -> list[float]:
+    """Wall seconds of a fresh interpreter that imports :data:`BARE_IMPORTS`, ``repeat`` times."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", BARE_IMPORTS], check=True)
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def yes(ok: bool) -> str:
@@ -638,6 +674,9 @@ def main() -> int:
             bare_1 = bare_loop(space, dataset, n, 1)
             log(f"  {ms(bare_1.per_trial)}/trial")
 
+        log("a bare interpreter importing the libraries a worker needs (start-up's floor)")
+        imports = bare_imports()
+        log("  " + ", ".join(f"{t:.2f} s" for t in imports))
         log(f"sweep run --jobs 1 --trials {n} (subprocess, registry in PostgreSQL)")
         j1, j1_url = sweep_run(db, space_files["4h"], tmp, n, 1, "j1", hz=2)
         log(f"  {j1.wall:.1f} s end to end, {ms(j1.stats.per_trial)}/trial steady")
@@ -654,11 +693,13 @@ def main() -> int:
         # Rounds alternate the order (1 then 2, 2 then 1, ...) so drift on a shared machine
         # does not favour one side; the ratio reported is the median round's.
         rounds: list[dict[int, SweepRun]] = []
+        bare_rounds: list[LoopResult] = []
         same = True
         for k in range(args.rounds):
             scaling: dict[int, SweepRun] = {}
             urls: dict[int, str] = {}
-            for jobs in (1, 2) if k % 2 == 0 else (2, 1):
+            pair = sorted({1, 2, cores})
+            for jobs in pair if k % 2 == 0 else pair[::-1]:
                 log(f"round {k + 1}: sweep run --jobs {jobs} --trials {n}, random sampler")
                 scaling[jobs], urls[jobs] = sweep_run(
                     db, space_files["4h-random"], tmp, n, jobs, f"rand{jobs}r{k + 1}", hz=2
@@ -671,6 +712,13 @@ def main() -> int:
             same = same and pair_same
             log(f"  the pair ran identical trials: {'yes' if pair_same else 'NO'}")
             rounds.append(scaling)
+            # The zero-overhead engine at the default --jobs (one per core), in the same round:
+            # the pair's configs through bare processes, one XGBoost thread each.
+            with db.connect(urls[cores]) as conn:
+                round_configs = study_configs(conn, _study_of(conn))
+            log(f"round {k + 1}: its {n} configs, {cores} bare processes x nthread=1")
+            bare_rounds.append(replay_parallel(round_configs, dataset, cores, 1))
+            log(f"  {ms(bare_rounds[-1].per_trial)}/trial")
         with db.connect(urls[1]) as conn:
             pair_configs = study_configs(conn, _study_of(conn))
         pair_replays = {}
@@ -686,10 +734,24 @@ def main() -> int:
         log(f"sweep run --jobs 2 --trials {args.mem_trials} on BTC/USDT 1h (memory, 20 Hz polls)")
         m1h, _ = sweep_run(db, space_files["1h"], tmp, args.mem_trials, 2, "mem1h", hz=20)
         log(f"  {m1h.wall:.1f} s end to end")
+        imports += bare_imports()
 
         print()
         report(
-            bare_j1, bare_1, rep, j1, rounds, same, pair_replays, par, m1h, nthread_j1, nthread_j2
+            bare_j1,
+            bare_1,
+            rep,
+            j1,
+            rounds,
+            same,
+            pair_replays,
+            par,
+            m1h,
+            nthread_j1,
+            nthread_j2,
+            bare_rounds,
+            cores,
+            statistics.median(imports),
         )
     finally:
         if db is not None and not args.keep:
@@ -738,6 +800,9 @@ def report(
     m1h: SweepRun,
     nthread_j1: int,
     nthread_j2: int,
+    bare_rounds: list[LoopResult],
+    cores: int,
+    imports: float,
 ) -> None:
     print("== raw figures ==")
     loops = (bare_j1, bare_1, rep, *pair_replays.values(), par)
@@ -906,6 +971,55 @@ def report(
             "-",
         )
     )
+    # Efficiency at the default --jobs (one worker per core): sweep's throughput against the
+    # same round's trials in as many bare processes (no registry, no sampler), per round.
+    effs = [
+        b.per_trial / sc_[cores].stats.per_trial for sc_, b in zip(rounds, bare_rounds, strict=True)
+    ]
+    eff = statistics.median(effs)
+    mid = sorted(range(len(effs)), key=effs.__getitem__)[len(effs) // 2]
+    print(
+        f"default --jobs {cores} / {cores} bare processes, steady throughput per round: "
+        + ", ".join(f"{e:.0%}" for e in effs)
+    )
+    rows.append(
+        (
+            f"jobs {cores} / {cores} bare procs, steady, median of {len(effs)}",
+            f"{1.0 / rounds[mid][cores].stats.per_trial:.2f} trials/s",
+            f"{1.0 / bare_rounds[mid].per_trial:.2f} trials/s",
+            f"{eff:.0%}",
+            f">= {TARGET_EFFICIENCY:.0%}",
+            yes(eff >= TARGET_EFFICIENCY),
+        )
+    )
+    runs_all = [j1, *(x for sc_ in rounds for x in sc_.values()), m1h]
+    print(
+        "study start-up, launch to the first trial's claim: "
+        + ", ".join(f"{r.label} {r.startup:.2f} s" for r in runs_all)
+    )
+    for jobs in sorted({r.jobs for r in runs_all}):
+        these = [r.startup for r in runs_all if r.jobs == jobs]
+        own = statistics.median(these) - imports
+        rows.append(
+            (
+                f"jobs {jobs}: launch to first claim, median of {len(these)}",
+                f"{statistics.median(these):.2f} s",
+                f"bare imports {imports:.2f} s",
+                "-",
+                "(reference)",
+                "-",
+            )
+        )
+        rows.append(
+            (
+                f"jobs {jobs}: start-up over the bare imports",
+                f"{own:.2f} s",
+                f"{min(these) - imports:.2f}-{max(these) - imports:.2f} s",
+                "-",
+                f"< {TARGET_STARTUP_S:.0f} s",
+                yes(own < TARGET_STARTUP_S),
+            )
+        )
     rows.append(
         (
             "bare 2 procs / pair replay nthread=1",
@@ -952,7 +1066,6 @@ def report(
     )
     runs = [j1, *(x for sc in rounds for x in sc.values()), m1h]
     loads = [x for r in (*loops, *runs) for x in r.load_avg]
-    cores = os.cpu_count() or 1
     if max(loads) > cores + 1:  # the bench alone keeps about `cores` runnable
         print(
             f"WARNING: the 1-min load average reached {max(loads):.2f} on {cores} cores during "

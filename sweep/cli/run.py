@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     space = load_space(args.file)
     if space.is_study:
+        start_fork_server(args.jobs)
         from sweep.cli.study import run_study_command
 
         return run_study_command(args, space)
@@ -26,6 +27,15 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag) is not None:
             log.warning("--%s is for studies; %s has no ranges", flag, args.file)
     return run_single(args, space.file)
+
+
+def start_fork_server(jobs: int | None) -> None:
+    """With more than one worker, start the fork server now: it imports the pipeline on another
+    core while this process imports the engine, and the first worker need not wait for it."""
+    from sweep.study.processes import available_cores, worker_context
+
+    if (jobs if jobs is not None else available_cores()) > 1:
+        worker_context()
 
 
 def run_single(args: argparse.Namespace, file: str) -> int:

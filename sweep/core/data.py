@@ -280,9 +280,13 @@ def coerce_timestamps(column: pd.Series) -> pd.Series:
         return pd.to_datetime(column, utc=True)
     if is_epoch(column):
         return pd.to_datetime(column, unit="ms", utc=True, errors="coerce")
+    text = column.astype("string")
+    try:
+        return pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    except (ValueError, OverflowError):  # pandas' OutOfBoundsDatetime is a ValueError
+        pass
     # Years outside pandas' nanosecond range (1678-2261) raise even with errors="coerce": they
     # become NaT here, so the row is named as unparseable instead of a traceback.
-    text = column.astype("string")
     year = pd.to_numeric(text.str.extract(r"^\s*([+-]?\d{4,})", expand=False), errors="coerce")
     text = text.where(~((year > 2261) | (year < 1678)))
     return pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")

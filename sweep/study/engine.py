@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sweep.core.config import study_name_problem
@@ -40,7 +39,7 @@ from sweep.study.optuna_study import (
     study_lock_key,
     trial_counts,
 )
-from sweep.study.processes import run_processes, worker_context
+from sweep.study.processes import available_cores, run_processes, worker_context
 from sweep.study.robust import RobustRequest, run_robustness
 from sweep.study.runner import load_dataset
 from sweep.study.space import SearchSpace, first_value
@@ -65,23 +64,6 @@ class Progress:
     elapsed: float
     done_at_start: int
     infeasible: bool = False  # the best so far misses the study's constraints (none meets them)
-
-
-def available_cores() -> int:
-    """The cores this process may use: its CPU affinity (a Slurm allocation, taskset), capped by
-    a cgroup v2 CPU quota (a container's CPU limit), which ``os.cpu_count()`` ignores: workers
-    and XGBoost threads sized for a whole node would fight over two allotted cores."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(quota) // int(period)))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
 
 
 def data_fingerprints(space: SearchSpace) -> dict[str, Any]:

@@ -115,7 +115,9 @@ def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBSt
     with connect(url, autocommit=True) as lock_conn, lock_conn.transaction():
         lock_conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OPTUNA_SCHEMA_LOCK,))
         existed = optuna_tables.check_schema(lock_conn, url)
-        storage = _rdb_storage(url, interval, grace)
+        # Tables that exist were just checked at the revision sweep speaks: Optuna's own
+        # creation pass and version check (alembic, several round trips) would repeat that.
+        storage = _rdb_storage(url, interval, grace, prepared=existed)
         if not existed:
             optuna_tables.check_schema(lock_conn, url)
         return storage

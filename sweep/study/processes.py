@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sweep.core.errors import SweepError
@@ -17,7 +18,24 @@ from sweep.study.lifecycle import EXIT_DATABASE_LOST, DatabaseLost
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_processes", "worker_context"]
+__all__ = ["available_cores", "run_processes", "worker_context"]
+
+
+def available_cores() -> int:
+    """The cores this process may use: its CPU affinity (a Slurm allocation, taskset), capped by
+    a cgroup v2 CPU quota (a container's CPU limit), which ``os.cpu_count()`` ignores: workers
+    and XGBoost threads sized for a whole node would fight over two allotted cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 def worker_context() -> Any:

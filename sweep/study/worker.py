@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import alembic.migration  # noqa: F401  (Optuna's storage imports it at first use: see below)
 import optuna
+import sqlalchemy.orm
 from optuna.trial import TrialState
 
 from sweep.core.config import ExperimentConfig
@@ -66,6 +68,11 @@ from sweep.study.runner import (
 from sweep.study.space import SearchSpace, parse_space
 
 log = logging.getLogger(__name__)
+
+# What every worker's first storage would do at its first query: the fork server that imports
+# this module pays it once, before any worker is forked, instead of each worker on its way to
+# its first claim.
+sqlalchemy.orm.configure_mappers()
 
 
 @dataclass(frozen=True)
