@@ -10,6 +10,9 @@ WITH runs AS (
            r.*
     FROM model_results r
     WHERE r.holdout = %(holdout)s AND NOT r.refit AND r.role <> 'robust'
+      -- the study's runs only, found through the index by study (not all runs, then filtered)
+      AND (%(study)s::text IS NULL OR r.experiment_id IN (
+          SELECT experiment_id FROM experiments WHERE study_name = %(study)s))
     ORDER BY CASE WHEN %(latest_only)s THEN r.experiment_id END,
              CASE WHEN %(latest_only)s THEN NULL ELSE r.id END,
              r.id DESC
