@@ -66,7 +66,8 @@ def interrupts_noticed() -> Iterator[None]:
 
 
 def interrupted() -> bool:
-    """Whether :func:`interrupt_once`'s SIGINT arrived. Its KeyboardInterrupt can be lost: raised
-    inside a destructor (XGBoost's ``DMatrix.__del__``), Python prints "Exception ignored" and
-    carries on; a loop over units of work checks this before taking the next one."""
+    """Whether the SIGINT of :func:`interrupt_once` or :func:`interrupts_noticed` arrived. Its
+    KeyboardInterrupt can be lost: raised inside a destructor (XGBoost's ``DMatrix.__del__``),
+    Python prints "Exception ignored" and carries on; a loop over units of work checks this
+    before taking the next one."""
     return _received.is_set()
