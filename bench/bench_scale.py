@@ -98,8 +98,9 @@ def unit(trial: optuna.trial.FrozenTrial | optuna.Trial) -> list[float]:
 
 def metrics_of(u: list[float]) -> dict[str, float | int]:
     """A landscape with a broad decoy (Sharpe about 1.2, just above the gate's 1.0) and a narrow
-    peak elsewhere (about 2.1), a ripple on top, and a trade count that falls with some parameters, so about half of
-    the space misses ``min_trades``: easy to get started on, hard to finish."""
+    peak elsewhere (about 2.1), a ripple on top, and a trade count that falls with some
+    parameters, so about half of the space misses ``min_trades``: easy to get started on, hard
+    to finish."""
     peak = [0.3, 0.7, 0.5, 0.2, 0.6, 0.4, 0.8, 0.35, 0.55]
     decoy = [0.8, 0.2, 0.6, 0.7, 0.3, 0.9, 0.2, 0.7, 0.3]
     d_peak = sum((a - b) ** 2 for a, b in zip(u, peak, strict=False))
