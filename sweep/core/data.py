@@ -281,12 +281,16 @@ def coerce_timestamps(column: pd.Series) -> pd.Series:
     if is_epoch(column):
         return pd.to_datetime(column, unit="ms", utc=True, errors="coerce")
     text = column.astype("string")
-    try:
-        return pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    try:  # one pass, kept when every year fits the nanosecond range (the usual file)
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        year = parsed.dt.year
+        if not ((year > 2261) | (year < 1678)).any():
+            return parsed
     except (ValueError, OverflowError):  # pandas' OutOfBoundsDatetime is a ValueError
         pass
-    # Years outside pandas' nanosecond range (1678-2261) raise even with errors="coerce": they
-    # become NaT here, so the row is named as unparseable instead of a traceback.
+    # Years outside pandas' nanosecond range (1678-2261) can raise even with errors="coerce", or
+    # parse at a coarser unit and fail later: they become NaT here, so the row is named as
+    # unparseable instead of a traceback.
     year = pd.to_numeric(text.str.extract(r"^\s*([+-]?\d{4,})", expand=False), errors="coerce")
     text = text.where(~((year > 2261) | (year < 1678)))
     return pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
