@@ -71,8 +71,17 @@ def shortfall(thresholds: Mapping[str, float], metrics: Mapping[str, float | int
 
 
 def feasible(thresholds: Mapping[str, float], metrics: Mapping[str, float | int | None]) -> bool:
-    """Whether the metrics meet every constraint (``constraint_values`` all at most 0)."""
-    return shortfall(thresholds, metrics) == 0
+    """Whether the metrics meet every constraint (``constraint_values`` all at most 0). Checked
+    metric by metric, stopping at the first miss: a study's summary asks this of every trial."""
+    for key, threshold in thresholds.items():
+        metric, is_minimum = PER_RUN_CHECKS[key]
+        raw = metrics.get(metric)
+        if raw is None:
+            return False
+        value = float(raw)
+        if math.isnan(value) or (value < threshold if is_minimum else value > threshold):
+            return False
+    return True
 
 
 def _ratio(x: float) -> str:

@@ -138,7 +138,11 @@ def ranked_trials(
         least = min(gaps)
         pool = [sr for sr, gap in zip(pool, gaps, strict=True) if gap <= least]
 
+    top = max(s[0] for s, _ in pool)
+
     def dominated(s: list[float]) -> bool:
+        if len(s) == 1:  # one objective: any better trial dominates (a scan per trial otherwise)
+            return s[0] < top
         return any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in pool)
 
     # Ties broken by trial number, so the choice does not depend on row order.

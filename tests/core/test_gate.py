@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from sweep.core.gate import GateVerdict, constraint_values, evaluate_gate, feasible
+from sweep.core.gate import (
+    PER_RUN_CHECKS,
+    GateVerdict,
+    constraint_values,
+    evaluate_gate,
+    feasible,
+)
 
 GOOD: dict[str, float | int | None] = {
     "sharpe": 1.5,
@@ -163,3 +169,21 @@ def test_a_missing_metric_is_a_full_shortfall_and_no_constraints_are_always_met(
     got = constraint_values({"min_win_rate": 0.5, "min_sharpe": 1.0}, {"sharpe": float("nan")})
     assert got == {"min_win_rate": 1.0, "min_sharpe": 1.0}
     assert feasible({}, {})
+
+
+_VALUES = [None, math.nan, math.inf, -math.inf, -1.0, 0.0, 0.25, 0.5, 1.0, 30, 29.999]
+
+
+@pytest.mark.parametrize("value", _VALUES)
+@pytest.mark.parametrize("key", sorted(PER_RUN_CHECKS))
+@pytest.mark.parametrize("threshold", [0.0, 0.25, 1.0, 30, -0.5])
+def test_feasible_agrees_with_the_constraint_values_optuna_reads(
+    key: str, threshold: float, value: object
+) -> None:
+    # feasible() checks metric by metric (the summary asks it of every trial); it must say what
+    # the constraint values say: met exactly when none is above 0
+    metric = PER_RUN_CHECKS[key][0]
+    thresholds = {key: threshold, "min_sharpe": 1.0}
+    metrics = {metric: value, "sharpe": 1.5}
+    expected = all(v <= 0 for v in constraint_values(thresholds, metrics).values())
+    assert feasible(thresholds, metrics) is expected

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sweep.study.summary import StudySummary, pick_best, summary_lines
+from sweep.study.summary import StudySummary, pick_best, ranked_trials, summary_lines
 
 GATE_FAIL = ["sharpe 0.50 < 1.00"]
 CLOSEST = (
@@ -142,3 +142,13 @@ def test_a_high_pbo_that_is_not_a_check_is_a_caution(
     if cautioned:
         assert lines.index(got[0]) == 2  # right after the verdict
         assert got[0].startswith("caution: PBO 0.58 > 0.50")
+
+
+def test_one_objective_ranks_by_value_then_trial_number_as_the_pareto_rule_did() -> None:
+    # with one objective every trial but the best is dominated: ties at the top stay in front,
+    # in trial order, and the rest follow by value
+    rows = [row(1, 1.2, 40), row(2, 1.5, 40), row(3, 0.9, 40), row(4, 1.5, 40), row(5, 1.3, 40)]
+    got = [r["experiment_id"] for r in ranked_trials(rows, ["sharpe"], ["maximize"], {})]
+    assert got == ["s-t0002", "s-t0004", "s-t0005", "s-t0001", "s-t0003"]
+    got = [r["experiment_id"] for r in ranked_trials(rows, ["sharpe"], ["minimize"], {})]
+    assert got == ["s-t0003", "s-t0001", "s-t0005", "s-t0002", "s-t0004"]
