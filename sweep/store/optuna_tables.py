@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -33,7 +34,7 @@ import optuna
 import psycopg
 from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX, ArtifactMeta
 from optuna.distributions import distribution_to_json, json_to_distribution
-from optuna.storages._heartbeat import BaseHeartbeatThread, get_heartbeat_thread
+from optuna.storages._heartbeat import BaseHeartbeat, BaseHeartbeatThread
 from optuna.storages._rdb.models import TrialIntermediateValueModel, TrialValueModel
 
 from sweep.core.errors import RegistryError
@@ -46,11 +47,11 @@ __all__ = [
     "SCHEMA_REVISION",
     "ArtifactMeta",
     "BaseHeartbeatThread",
+    "Heartbeat",
     "artifact_attrs",
     "check_schema",
     "create_trial",
     "finish_trial",
-    "get_heartbeat_thread",
     "report_value",
     "set_system_attrs",
     "set_user_attrs",
@@ -124,6 +125,36 @@ def create_trial(conn: Connection, study_id: int, local: optuna.Trial) -> tuple[
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+class Heartbeat(BaseHeartbeatThread):
+    """Optuna's heartbeat thread for a trial claimed by :func:`create_trial` or
+    :func:`take_waiting_trial`, less its first beat: the claim's own statement wrote that one, so
+    the thread waits an interval before each beat through Optuna's ``record_heartbeat``. (Optuna's
+    ``HeartbeatThread`` beats at once: a second connection's round trip per trial, at the moment
+    the worker samples its next parameters.)"""
+
+    def __init__(self, trial_id: int, storage: BaseHeartbeat) -> None:
+        self._trial_id = trial_id
+        self._storage = storage
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        interval = self._storage.get_heartbeat_interval()
+        if interval is None:
+            return  # no heartbeat configured: nothing to keep alive
+        self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._storage.record_heartbeat(self._trial_id)
+
+    def join(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def report_value(conn: Connection, trial_id: int, step: int, value: float) -> bool:

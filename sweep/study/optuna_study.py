@@ -428,14 +428,15 @@ def trial_counts(conn: Connection, name: str) -> TrialCounts:
     rows = conn.execute(
         query("trial_counts"), {"study_name": name, "fail_reason": FAIL_REASON}
     ).fetchall()
-    got = {str(state): int(n) for state, n in rows}
+    got = {str(state): (int(n), int(results)) for state, n, results in rows}
+    fails, failed = got.get("FAIL", (0, 0))
     return TrialCounts(
-        complete=got.get("COMPLETE", 0),
-        pruned=got.get("PRUNED", 0),
-        failed=got.get("FAIL_COUNTED", 0),
-        lost=got.get("FAIL", 0),
-        running=got.get("RUNNING", 0),
-        waiting=got.get("WAITING", 0),
+        complete=got.get("COMPLETE", (0, 0))[0],
+        pruned=got.get("PRUNED", (0, 0))[0],
+        failed=failed,
+        lost=fails - failed,
+        running=got.get("RUNNING", (0, 0))[0],
+        waiting=got.get("WAITING", (0, 0))[0],
     )
 
 

@@ -213,7 +213,7 @@ class Worker:
     def _start(
         self, trial_id: int, number: int, values: dict[str, Any], local: optuna.Trial | None
     ) -> _Claimed:
-        heartbeat = optuna_tables.get_heartbeat_thread(trial_id, self.storage)
+        heartbeat = optuna_tables.Heartbeat(trial_id, self.storage)
         heartbeat.start()
         return _Claimed(trial_id, number, values, heartbeat, local)
 

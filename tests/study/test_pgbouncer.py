@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -28,10 +29,13 @@ from conftest import DATA_DIR, ROOT, debian_tool, sql, tiny_space
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from test_study import assert_consistent
 
+from sweep.study.optuna_study import study_lock_key
+
 SERVER_POOL = 4  # PgBouncer's server connections for the test database
 HOSTS = 3
 JOBS = 2
 TRIALS = 24
+TEST_APP = "sweep-test-gate"  # the test's own connection, left out of the peak
 
 
 def free_port() -> int:
@@ -143,7 +147,9 @@ class PeakConnections:
         with psycopg.connect(make_conninfo(**params), autocommit=True) as c:  # type: ignore[arg-type]
             while not self._stop.wait(0.02):
                 row = c.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.dbname,)
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = %s AND application_name <> %s",
+                    (self.dbname, TEST_APP),
                 ).fetchone()
                 self.peak = max(self.peak, int(row[0]) if row else 0)
 
@@ -189,7 +195,12 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
     ]
     (homes[0][0] / "space.yaml").write_text(yaml.safe_dump(tiny_space(name)))
     procs: list[subprocess.Popen[str]] = []
-    with PeakConnections(fresh_db) as peak:
+    # The study's claim lock, held here (directly on the server) until every host has joined:
+    # otherwise host 0's workers could take the whole budget while the others start up, and the
+    # test would show no contention. Released, the waiting workers claim in turn.
+    gate = psycopg.connect(fresh_db, autocommit=True, application_name=TEST_APP)
+    gate.execute("SELECT pg_advisory_lock(%s)", (study_lock_key(name),))
+    with gate, PeakConnections(fresh_db) as peak:
         try:
             procs.append(
                 start(
@@ -204,12 +215,14 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
                 )
             )
             end = time.monotonic() + 120
-            while not _study_registered(fresh_db, name):
+            while not _study_registered(gate, name):
                 assert procs[0].poll() is None, (homes[0][0] / "err.txt").read_text()
                 assert time.monotonic() < end, "the study was not registered within 120 s"
                 time.sleep(0.1)
             for home, env in homes[1:]:
                 procs.append(start(home, env, "worker", name, "--jobs", str(JOBS), "--no-progress"))
+            _wait_for_claimants(gate, name, procs, homes)
+            gate.execute("SELECT pg_advisory_unlock(%s)", (study_lock_key(name),))
             codes = [p.wait(timeout=900) for p in procs]
         finally:
             for p in procs:
@@ -245,9 +258,36 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
     assert 1 <= peak.peak <= SERVER_POOL
 
 
-def _study_registered(url: str, name: str) -> bool:
+def _wait_for_claimants(
+    gate: psycopg.Connection[tuple[Any, ...]],
+    name: str,
+    procs: list[subprocess.Popen[str]],
+    homes: list[tuple[Path, dict[str, str]]],
+) -> None:
+    """Until every host has joined the study and the server connections are all taken by
+    workers waiting for the claim lock (the rest queue in PgBouncer), then a moment for the last
+    workers to queue."""
+    end = time.monotonic() + 120
+    while True:
+        for p, (home, _) in zip(procs, homes, strict=True):
+            assert p.poll() is None, (home / "err.txt").read_text()
+        assert time.monotonic() < end, "the hosts did not all reach the claim within 120 s"
+        joined = gate.execute(
+            "SELECT count(*) FROM sweep_participants WHERE study_name = %s", (name,)
+        ).fetchone()
+        waiting = gate.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+        if joined and waiting and joined[0] == HOSTS and waiting[0] >= SERVER_POOL:
+            break
+        time.sleep(0.1)
+    time.sleep(2)
+
+
+def _study_registered(gate: psycopg.Connection[tuple[Any, ...]], name: str) -> bool:
     try:
-        return bool(sql(url, "SELECT 1 FROM sweep_studies WHERE study_name = %s", (name,)))
+        row = gate.execute("SELECT 1 FROM sweep_studies WHERE study_name = %s", (name,))
+        return row.fetchone() is not None
     except psycopg.errors.UndefinedTable:
         return False
 
