@@ -289,7 +289,8 @@ def report_rows(report: DataReport) -> list[dict[str, Any]]:
             rows += _coverage_rows(cov, prefix)
     rows += [{"check": "note", "result": "", "detail": note} for note in report.notes]
     verdict = "ok" if report.ok else "refused"
-    refused = f"{report.problems} problems; sweep refuses it"
+    problems = "1 problem" if report.problems == 1 else f"{report.problems} problems"
+    refused = f"{problems}; sweep refuses it"
     detail = "sweep reads this file" if report.ok else refused
     rows.append({"check": "verdict", "result": verdict, "detail": detail})
     return rows

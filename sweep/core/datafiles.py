@@ -254,7 +254,12 @@ def _read_arrow(path: Path, fmt: str) -> pd.DataFrame:
 
     try:
         raw = pd.read_parquet(path, engine="pyarrow") if fmt == "parquet" else pd.read_feather(path)
-    except pyarrow.ArrowException as e:
+    except (pyarrow.ArrowException, OSError) as e:
+        # Arrow reports damaged compressed pages ("Corrupt snappy compressed data", "LZ4
+        # decompress failed") as a bare OSError with no errno; one with an errno is the file
+        # system's (permissions, a special file), which read_raw words as such.
+        if isinstance(e, OSError) and e.errno is not None:
+            raise
         raise DataError(
             f"not a readable {fmt} file: {_first_line(e)}",
             file=path.name,
@@ -341,7 +346,8 @@ def _first_non_utf8_line(path: Path) -> int | None:
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    # Without a final full stop: the hint follows after "; ".
+    return text.splitlines()[0].rstrip(".") if text else type(error).__name__
 
 
 def _short(value: object, limit: int = 60) -> str:

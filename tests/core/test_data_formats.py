@@ -290,6 +290,25 @@ def test_bad_file_is_refused_in_one_line(
     assert error.hint
 
 
+@pytest.mark.parametrize("fmt", ["feather", "parquet"])
+def test_damaged_compressed_pages_are_a_damaged_file(
+    tmp_path: Path, btc: pd.DataFrame, fmt: str
+) -> None:
+    # Arrow raises a bare OSError (no errno) for a page that does not decompress ("Corrupt
+    # snappy compressed data", "LZ4 decompress failed"): the file is damaged, not unreadable.
+    path = write_freqtrade(btc, tmp_path / f"BTC_USDT-1h.{fmt}", fmt)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 5000] = bytes(range(250)) * 20
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError) as info:
+        load_market_data("BTC/USDT", "1h", tmp_path)
+    line = info.value.one_line()
+    assert line.startswith(f"BTC_USDT-1h.{fmt}: not a readable {fmt} file: "), line
+    assert f"the file is damaged or is not {fmt}" in line
+    assert ".;" not in line and "permissions" not in line
+
+
 def test_price_bound_is_inclusive(tmp_path: Path) -> None:
     row = f"2024-01-01T05:00:00Z,{MAX_PRICE},{MAX_PRICE},{MAX_PRICE},{MAX_PRICE},1\n"
     (tmp_path / "BTC_USDT-1h.csv").write_text(bad_row(row))
