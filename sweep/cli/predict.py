@@ -156,12 +156,18 @@ def _rule_line(cfg: ExperimentConfig) -> str:
         for name, value in (("take-profit", rule.take_profit), ("stop-loss", rule.stop_loss))
         if value is not None
     ]
-    exits.append(f"the close of the {rule.hold_max}th bar held")
+    exits.append(f"the close of the {_ordinal(rule.hold_max)} bar held")
     exit_at = exits[0] if len(exits) == 1 else f"the first of: {', '.join(exits)}"
     return (
         f"rule: enter {rule.side} at the next open when probability > "
         f"{cfg.backtest.entry_threshold} while flat; exit at {exit_at}"
     )
+
+
+def _ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th`` ... ``11th``, ``12th``, ``13th`` ... ``21st``."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _notes(

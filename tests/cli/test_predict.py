@@ -260,3 +260,13 @@ def test_predict_as_a_user_runs_it_in_a_shell(workdir: Path, tmp_path: Path) -> 
     csv = run_cli("predict", "btc-xgb-4h-momentum", "--last", "5", "--format", "csv", cwd=workdir)
     assert csv.stdout.splitlines()[0] == "time,probability,signal,exit_time,exit"
     assert len(csv.stdout.splitlines()) == 6 and csv.stderr.startswith("model: ")
+
+
+def test_the_rule_line_says_the_exit_bar_in_english() -> None:
+    from sweep.cli.predict import _ordinal
+
+    got = [_ordinal(n) for n in (1, 2, 3, 4, 6, 11, 12, 13, 21, 22, 23, 101, 111, 112, 1002)]
+    assert got == [
+        "1st", "2nd", "3rd", "4th", "6th", "11th", "12th", "13th",
+        "21st", "22nd", "23rd", "101st", "111th", "112th", "1002nd",
+    ]  # fmt: skip
