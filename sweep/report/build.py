@@ -17,6 +17,7 @@ import yaml
 
 from sweep._version import __version__
 from sweep.core.config import dump_yaml
+from sweep.core.install import find_xgboost
 from sweep.core.metric_names import FRACTION_METRICS
 from sweep.core.stats import sharpe_stats
 from sweep.report import figures as figs
@@ -58,9 +59,16 @@ def metric_cell(key: str, v: Any) -> str:
 
 
 def versions() -> list[tuple[str, str]]:
-    """This report's software, as installed where it was built."""
+    """This report's software, as installed where it was built. XGBoost is named as the model's
+    metadata names it (``3.2.0 (xgboost-cpu)``): sweep installs the ``xgboost-cpu``
+    distribution, which has no ``xgboost`` metadata of its own."""
     out = [("sweep", __version__), ("python", platform.python_version())]
     for pkg in ("optuna", "plotly", "xgboost", "ta-lib", "numpy", "pandas", "psycopg"):
+        if pkg == "xgboost":
+            found = find_xgboost()
+            builds = [v if name == "xgboost" else f"{v} ({name})" for name, v in found.items()]
+            out.append((pkg, ", ".join(builds) or "not installed"))
+            continue
         try:
             out.append((pkg, version(pkg)))
         except PackageNotFoundError:
