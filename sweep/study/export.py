@@ -37,6 +37,28 @@ class Exported:
     gate_failures: tuple[str, ...] = ()  # the study's verdict, when it is not an edge
 
 
+def completed_trials_hint(numbers: list[int], limit: int = 200) -> str:
+    """``completed trials: 0-41, 43-199``: runs of consecutive numbers as spans, cut only between
+    spans (with how many more), so no number in the hint is a cut-off piece of another."""
+    spans: list[str] = []
+    ordered = sorted(set(numbers))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        spans.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    if not spans:
+        return "the study has no completed trial"
+    shown: list[str] = []
+    for k, span in enumerate(spans):
+        if shown and len(", ".join([*shown, span])) > limit:
+            return f"completed trials: {', '.join(shown)} and {len(spans) - k} more spans"
+        shown.append(span)
+    return f"completed trials: {', '.join(shown)}"
+
+
 def export_trial(
     conn: Connection,
     storage: optuna.storages.BaseStorage,
@@ -67,12 +89,9 @@ def export_trial(
             "no completed trial with this number",
             key="--trial",
             value=trial_number + offset,
-            hint="completed trials: "
-            + ", ".join(
-                str(r["trial_number"] + offset)
-                for r in sorted(rows, key=lambda r: r["trial_number"])
-                if r["status"] == "ok"
-            )[:200],
+            hint=completed_trials_hint(
+                [r["trial_number"] + offset for r in rows if r["status"] == "ok"]
+            ),
         )
     study = optuna.load_study(study_name=study_name, storage=storage)
     trial = next(t for t in study.trials if t.number == trial_number)

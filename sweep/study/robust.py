@@ -187,7 +187,7 @@ def plan_robustness(conn: Connection, req: RobustRequest) -> tuple[list[EvalSpec
             raise ConfigError(
                 "no completed trial with this number",
                 key="--trial",
-                value=req.trial + 1,
+                value=req.trial + int(meta["trial_id_offset"]),  # the number in the id
                 hint=f"`sweep results --study {req.study}` lists the trials",
             )
     else:

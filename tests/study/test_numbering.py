@@ -12,6 +12,7 @@ from conftest import StudyDir, optuna_trials, sql, tiny_space
 
 from sweep.store.registry import migrations, open_registry, upgrade
 from sweep.study.engine import data_fingerprints
+from sweep.study.export import completed_trials_hint
 from sweep.study.optuna_study import register_study
 from sweep.study.space import parse_space
 
@@ -42,6 +43,22 @@ def test_a_new_study_numbers_its_ids_as_optuna_does(study_dir: StudyDir) -> None
     bad = study_dir.sweep("export", "num-new", "--trial", "-1")
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.startswith("error: --trial: must be a whole number from 0"), bad.stderr
+    # a number with no completed trial is quoted as given, by export and robust alike
+    for command in ("export", "robust"):
+        missing = study_dir.sweep(command, "num-new", "--trial", "99")
+        assert missing.returncode == 2 and missing.stdout == "", missing.stderr
+        assert "--trial: no completed trial with this number (got 99)" in missing.stderr
+        assert command == "robust" or "completed trials: 0-2" in missing.stderr
+
+
+def test_the_completed_trials_hint_gives_spans_and_never_a_cut_number() -> None:
+    assert completed_trials_hint([3, 0, 1, 2, 7, 9, 10]) == "completed trials: 0-3, 7, 9-10"
+    assert completed_trials_hint([]) == "the study has no completed trial"
+    # every other trial of 1,000: cut between numbers, saying how many are left out
+    hint = completed_trials_hint(list(range(0, 1000, 2)))
+    assert hint.startswith("completed trials: 0, 2, 4, ") and hint.endswith(" more spans")
+    shown = hint.removeprefix("completed trials: ").split(" and ")[0].split(", ")
+    assert shown == [str(n) for n in range(0, 2 * len(shown), 2)]
 
 
 def test_a_study_started_before_keeps_its_ids_and_trial_numbers(
