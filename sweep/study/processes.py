@@ -9,11 +9,13 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sweep.core.errors import SweepError
+from sweep.study.interrupts import interrupts_deferred
 from sweep.study.lifecycle import EXIT_DATABASE_LOST, DatabaseLost
 
 log = logging.getLogger(__name__)
@@ -74,23 +76,19 @@ def run_processes(
     failed, :class:`SweepError`."""
     procs = [ctx.Process(target=target, args=(p,), name=f"{name}-{i}") for i, p in enumerate(plans)]
     try:
-        for p in procs:
-            p.start()  # the first waits for the fork server's imports
+        # A Ctrl-C while workers start is acted on once all have started: a start cut short
+        # still has the fork server fork the worker, with no pid here to signal or wait for (it
+        # ran on unseen, or died with a traceback once this process had gone).
+        with interrupts_deferred():
+            for p in procs:
+                p.start()  # the first waits for the fork server's imports
         for p in procs:
             while p.is_alive():
                 p.join(timeout=0.5)
                 if on_tick is not None:
                     on_tick()
     except KeyboardInterrupt:
-        for p in procs:
-            if p.is_alive() and p.pid is not None:
-                os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            if p.pid is None:
-                continue  # interrupted before it started
-            p.join(timeout=120)
-            if p.is_alive():
-                p.terminate()
+        _stop(procs)
         raise
     codes = [p.exitcode for p in procs]
     if url is not None and EXIT_DATABASE_LOST in codes:
@@ -103,3 +101,21 @@ def run_processes(
     for p, c in zip(procs, codes, strict=True):
         if c != 0:
             log.warning("%s exited with %s; the others finished the work", p.name, c)
+
+
+def _stop(procs: Sequence[Any], wait_s: float = 120.0) -> None:
+    """Interrupt the started workers and wait for each (``wait_s`` at most, then end it). The
+    interrupt is sent again every half second: a worker inherits the fork server's ignored
+    SIGINT until it sets its own handler, so a copy that arrives before then is lost."""
+    started = [p for p in procs if p.pid is not None]
+    for p in started:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGINT)
+    for p in started:
+        deadline = time.monotonic() + wait_s
+        p.join(timeout=0.5)
+        while p.is_alive() and time.monotonic() < deadline:
+            os.kill(p.pid, signal.SIGINT)
+            p.join(timeout=0.5)
+        if p.is_alive():
+            p.terminate()
