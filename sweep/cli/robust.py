@@ -41,9 +41,11 @@ def robust(args: argparse.Namespace) -> int:
             conn.close()
     show = not args.no_progress and args.format == "table"
     progress = _Progress(args.study) if show else None
-    run = run_robustness(req, url=url, on_progress=progress.update if progress else None)
-    if progress:
-        progress.close()
+    try:
+        run = run_robustness(req, url=url, on_progress=progress.update if progress else None)
+    finally:  # Ctrl-C's message, or an error, starts on a line of its own
+        if progress:
+            progress.close()
     conn = open_registry(url)
     try:
         results = robustness_results(conn, args.study, run.candidates)
