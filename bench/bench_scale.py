@@ -1,7 +1,7 @@
 """sweep's own cost per trial in large studies, the results query at 100,000 registry rows, the
 CLI's start-up, and whether a bounded sampler history keeps the search's quality.
 
-Run: ``python bench/bench_scale.py [--sizes 100,1000,3000,10000] [--measure 40]
+Run: ``python bench/bench_scale.py [--sizes 100,1000,3000,10000] [--measure 100]
 [--registry-rows 100000] [--quality-trials 1500] [--seeds 3]``.
 
 * **Per-trial cost.** One study on the shipped space (``search_spaces/btc-4h.yaml``: 9
@@ -51,7 +51,7 @@ from study_runs import scratch_database  # noqa: E402
 from sweep.core.gate import constraint_values  # noqa: E402
 from sweep.store import optuna_tables  # noqa: E402
 from sweep.store.registry import ResultRow, leaderboard, open_registry, record_run  # noqa: E402
-from sweep.study.mirror import Mirror  # noqa: E402
+from sweep.study.mirror import DEFAULT_HISTORY, Mirror  # noqa: E402
 from sweep.study.optuna_study import (  # noqa: E402
     CONSTRAINTS_KEY,
     create_storage,
@@ -60,6 +60,7 @@ from sweep.study.optuna_study import (  # noqa: E402
     open_study,
     quiet_optuna,
     register_study,
+    space_distributions,
     study_directions,
     trial_experiment_id,
 )
@@ -68,6 +69,9 @@ from sweep.study.summary import study_row, study_summary_lines  # noqa: E402
 from sweep.study.worker import Worker, WorkerPlan  # noqa: E402
 
 SPACE = ROOT / "search_spaces" / "btc-4h.yaml"
+# finished trials a worker's mirror holds on average: its history bound plus half the slack it
+# trims at (sweep.study.mirror)
+MIRROR_HELD = DEFAULT_HISTORY + DEFAULT_HISTORY // 8
 STUDY = "scale"
 
 
@@ -253,6 +257,34 @@ def measure_trials(url: str, space: SearchSpace, n_measure: int) -> dict[str, fl
     }
 
 
+def bare_tpe(space: SearchSpace, n_trials: int, n_measure: int) -> float:
+    """The bare baseline, measured beside each size: Optuna's TPE (the space's sampler settings,
+    seeded per trial as workers seed it) asked and told in memory over a study of ``n_trials``
+    finished trials, as many as a worker's bounded history holds. Median ms of ask, suggest and
+    tell: the sampling alone, with no storage and nothing of sweep's. On a shared machine its
+    speed drifts; beside it, the per-trial cost can be read as a ratio."""
+    s = space.settings
+    dists = space_distributions(space)
+    study = optuna.create_study(
+        directions=study_directions(s), sampler=optuna.samplers.RandomSampler(seed=1)
+    )
+    thresholds = s.thresholds
+    times: list[float] = []
+    for i in range(n_trials + n_measure):
+        if i >= n_trials:
+            study.sampler = make_sampler(s, 0, len(space.params), seed=i, search_space=dists)
+        t0 = time.perf_counter()
+        local = study.ask()
+        space.suggest(local)
+        m = metrics_of(unit(local))
+        cons = constraint_values(thresholds, m)
+        study._storage.set_trial_system_attr(local._trial_id, CONSTRAINTS_KEY, list(cons.values()))
+        study.tell(local, m["sharpe"])
+        if i >= n_trials:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
 def results_query(url: str, work: Path) -> tuple[float, float, float]:
     """In-process median ms of the queries `sweep results --study S --top 10` runs, the same
     with the summary lines, and the command's wall ms."""
@@ -309,10 +341,11 @@ def quality(space: SearchSpace, n: int, seed: int, bounded: bool) -> tuple[list[
     trial as sweep's workers seed it, through sweep's Mirror (``bounded``: its default history
     bound; else none)."""
     s = space.settings.model_copy(update={"seed": seed})
+    dists = space_distributions(space)  # as workers build their samplers
     mirror = Mirror(
         STUDY,
         directions=study_directions(s),
-        sampler=make_sampler(s, 0, len(space.params)),
+        sampler=make_sampler(s, 0, len(space.params), search_space=dists),
         pruner=make_pruner(s),
         **({} if bounded else {"history": None}),
     )
@@ -320,7 +353,9 @@ def quality(space: SearchSpace, n: int, seed: int, bounded: bool) -> tuple[list[
     best, curve, spent = -math.inf, [], 0.0
     checkpoints = {c for c in (100, 250, 500, 1000, 1500, 2000, 3000, n)}
     for i in range(n):
-        mirror.study.sampler = make_sampler(s, 0, len(space.params), seed=seed * 7919 + i)
+        mirror.study.sampler = make_sampler(
+            s, 0, len(space.params), seed=seed * 7919 + i, search_space=dists
+        )
         t0 = time.process_time()
         mirror.trim()
         local = mirror.study.ask()
@@ -342,7 +377,7 @@ def quality(space: SearchSpace, n: int, seed: int, bounded: bool) -> tuple[list[
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100,1000,3000,10000")
-    ap.add_argument("--measure", type=int, default=40)
+    ap.add_argument("--measure", type=int, default=100)
     ap.add_argument("--registry-rows", type=int, default=100_000)
     ap.add_argument("--quality-trials", type=int, default=1500)
     ap.add_argument("--seeds", type=int, default=3)
@@ -372,16 +407,22 @@ def main() -> int:
                 f"{args.measure} trials; ms)"
             )
             log(
+                "(bare: Optuna's TPE alone, in memory, over as many trials as the mirror holds, "
+                "measured just before; ratio: wall / bare)"
+            )
+            log(
                 f"{'trials':>7} {'wall':>7} {'cpu':>7} {'claim':>7} {'finish':>7} "
-                f"{'join s':>7} {'mirror':>7}  prefill"
+                f"{'join s':>7} {'mirror':>7} {'bare':>7} {'ratio':>6}  prefill"
             )
             for size in sizes:
                 took = prefill_trials(url, space, study_id, size)
+                bare = bare_tpe(space, min(size, MIRROR_HELD), args.measure)
                 r = measure_trials(url, space, args.measure)
                 log(
                     f"{size:>7} {r['wall'] * 1e3:>7.1f} {r['cpu'] * 1e3:>7.1f} "
                     f"{r['claim'] * 1e3:>7.1f} {r['finish'] * 1e3:>7.1f} {r['join']:>7.2f} "
-                    f"{int(r['mirror']):>7}  {took:.0f} s  ({load()})"
+                    f"{int(r['mirror']):>7} {bare:>7.1f} {r['wall'] * 1e3 / bare:>6.2f}  "
+                    f"{took:.0f} s  ({load()})"
                 )
         if "results" not in skip:
             measured = conn.execute(
