@@ -129,6 +129,14 @@ def test_load_model_of_an_unknown_id_is_one_line(workdir: Path) -> None:
         sweep.load_model("no-such-experiment")
 
 
+@pytest.mark.parametrize("ref", ["models/gone.ubj", "gone.ubj", "gone.json", "a/b"])
+def test_a_missing_file_is_named_as_a_file_not_an_experiment(ref: str) -> None:
+    # a string with a path separator or a model suffix was meant as a file: no registry lookup
+    with pytest.raises(sweep.ConfigError, match="no such model file") as e:
+        sweep.load_model(ref)
+    assert ref in e.value.one_line()
+
+
 def test_the_readme_example_runs_as_written(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -160,7 +160,7 @@ def _rule_line(cfg: ExperimentConfig) -> str:
     exit_at = exits[0] if len(exits) == 1 else f"the first of: {', '.join(exits)}"
     return (
         f"rule: enter {rule.side} at the next open when probability > "
-        f"{cfg.backtest.entry_threshold} while flat; exit at {exit_at}"
+        f"{cfg.backtest.entry_threshold:.6g} while flat; exit at {exit_at}"
     )
 
 

@@ -44,8 +44,15 @@ def load_model(ref: str | Path) -> LoadedModel:
     A string that names an existing file is a path."""
     path = Path(ref)
     if not path.is_file():
-        if isinstance(ref, Path):
-            raise ConfigError("no such model file", key="model", value=str(ref))
+        # an experiment id has no path separator and no file suffix: this was meant as a file
+        if isinstance(ref, Path) or "/" in ref or "\\" in ref or ref.endswith((".ubj", ".json")):
+            raise ConfigError(
+                "no such model file",
+                key="model",
+                value=str(ref),
+                hint="give a model file sweep wrote (.ubj, with its .json beside it) or an "
+                "experiment id (`sweep results` lists them)",
+            )
         path = _registered_path(ref)
     if not path.with_suffix(".json").is_file():
         raise ConfigError(

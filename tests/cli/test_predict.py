@@ -270,3 +270,15 @@ def test_the_rule_line_says_the_exit_bar_in_english() -> None:
         "1st", "2nd", "3rd", "4th", "6th", "11th", "12th", "13th",
         "21st", "22nd", "23rd", "101st", "111th", "112th", "1002nd",
     ]  # fmt: skip
+
+
+def test_the_rule_line_rounds_a_searched_threshold() -> None:
+    # a study's trial carries its sampled threshold to 17 digits; the rule line reads as a rule
+    from sweep.cli.predict import _rule_line
+    from sweep.core.config import ExperimentConfig
+
+    cfg = ExperimentConfig.model_validate(
+        seed_with("backtest.entry_threshold", 0.32995614469153306)
+    )
+    line = _rule_line(cfg)
+    assert "probability > 0.329956 while flat" in line, line
