@@ -46,6 +46,8 @@ from sweep.study.space import SUBSET_SEPARATOR, Param, SearchSpace, parse_space
 from sweep.study.summary import (
     Choice,
     choose_trial,
+    is_feasible,
+    passed_own_gate,
     ranked_trials,
     study_results,
     study_row,
@@ -168,6 +170,24 @@ def _config_changes(params: tuple[Param, ...], changes: dict[str, Any]) -> dict[
     return {k: by_path[k].to_config_value(v) for k, v in changes.items()}
 
 
+def pool_note(k: int, n: int, rows: list[dict[str, Any]], thresholds: dict[str, float]) -> str:
+    """Why fewer than the ``k`` candidates asked for: the pool the chosen trial comes from holds
+    ``n``. When no trial met the constraints or passed the per-trial gate, the pool is the trials
+    closest to the constraints, usually one: said so, since "top 5" then cannot mean five."""
+    if thresholds and not any(is_feasible(r, thresholds) or passed_own_gate(r) for r in rows):
+        closest = "the trial" if n == 1 else f"the {n} trials tied"
+        return (
+            f"top {k} candidates wanted: no trial met the constraints or passed the per-trial "
+            f"gate, so the pool the chosen trial comes from is {closest} closest to the "
+            "constraints (README: The chosen trial)"
+        )
+    return (
+        f"top {k} candidates wanted: only {n} trial(s) are in the pool the chosen trial comes "
+        "from (those that passed the gate and met the constraints, when any did; README: The "
+        "chosen trial)"
+    )
+
+
 def plan_robustness(conn: Connection, req: RobustRequest) -> tuple[list[EvalSpec], RobustRun]:
     """Every evaluation of the request's candidates, the registered ones included; records each
     candidate's neighbourhood size (``robust_candidates``)."""
@@ -197,11 +217,7 @@ def plan_robustness(conn: Connection, req: RobustRequest) -> tuple[list[EvalSpec
             raise RegistryError(f"study {req.study} has no completed trial to evaluate")
         chosen = pool[:k]
         if len(chosen) < k:
-            note = (
-                f"top {k} candidates wanted: only {len(chosen)} trial(s) are in the pool the "
-                "chosen trial comes from (those that passed the gate and met the constraints, "
-                "when any did; README: The chosen trial)"
-            )
+            note = pool_note(k, len(chosen), rows, study_thresholds(meta))
     space = parse_space(meta["space"], file=f"study {req.study}")
     specs: list[EvalSpec] = []
     run = RobustRun(req.study, [str(r["experiment_id"]) for r in chosen], 0, 0, "", note=note)

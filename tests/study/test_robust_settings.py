@@ -65,3 +65,23 @@ def test_bad_select_settings_name_file_key_and_value(
     assert message.startswith(f"{path}: {key} (line "), message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def test_a_short_pool_says_why_when_no_trial_met_the_constraints() -> None:
+    from sweep.study.robust import pool_note
+
+    thresholds = {"min_sharpe": 1.0, "min_trades": 30}
+
+    def row(sharpe: float, trades: int, failures: list[str]) -> dict[str, object]:
+        return {
+            "status": "ok",
+            "metrics": {"sharpe": sharpe, "n_trades": trades},
+            "gate_failures": failures,
+        }
+
+    missed = [row(0.9, 32, ["sharpe 0.90 < 1.00"]), row(0.4, 12, ["sharpe 0.40 < 1.00"])]
+    note = pool_note(5, 1, missed, thresholds)
+    assert "no trial met the constraints" in note and "is the trial closest" in note, note
+    assert "the 2 trials tied closest" in pool_note(5, 2, missed, thresholds)
+    met = [*missed, row(1.2, 40, [])]
+    assert "only 1 trial(s) are in the pool" in pool_note(5, 1, met, thresholds)
