@@ -385,7 +385,14 @@ def _run_specs(
         next_index, done = ctx.Value("i", 0), ctx.Value("i", 0)
     plans = [
         RobustWorkerPlan(
-            url, specs, nthread, next_index, done, cwd=os.getcwd(), env=dict(os.environ)
+            url,
+            specs,
+            nthread,
+            next_index,
+            done,
+            cwd=os.getcwd(),
+            env=dict(os.environ),
+            parent_pid=os.getpid(),
         )
         for _ in range(jobs)
     ]

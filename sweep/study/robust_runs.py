@@ -20,6 +20,7 @@ from sweep.core.pipeline import Dataset, ExperimentResult
 from sweep.core.regimes import BarRegimes, bar_regimes, regime_table
 from sweep.store.registry import RobustLink, RobustRecorded, open_registry
 from sweep.study.interrupts import interrupt_once, interrupted
+from sweep.study.lifecycle import die_with_parent
 from sweep.study.runner import Computed, clock, compute, load_dataset, persist, since
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class RobustWorkerPlan:
     done: Any  # multiprocessing Value('i')
     cwd: str | None = None
     env: dict[str, str] | None = None
+    # the `sweep robust` process: the worker stops when it ends (sweep.study.lifecycle)
+    parent_pid: int | None = None
 
 
 def run_specs(plan: RobustWorkerPlan, on_done: Callable[[], None] | None = None) -> int:
@@ -145,6 +148,7 @@ def robust_worker_main(plan: RobustWorkerPlan) -> int:
         os.environ.clear()
         os.environ.update(plan.env)
     interrupt_once()
+    die_with_parent(plan.parent_pid)
     try:
         return run_specs(plan)
     except KeyboardInterrupt:

@@ -16,9 +16,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from conftest import DATA_DIR, SEED_LEADERBOARD, StudyDir, optuna_trials, sql, tiny_space
 from psycopg.types.json import Jsonb
+from test_study import worker_pids
 
 from sweep.core.experiment import validate_experiment
 from sweep.core.regimes import REGIMES
@@ -403,6 +405,67 @@ def test_an_interrupted_command_resumes_without_running_anything_twice(ev: Evalu
         "(experiment_id) WHERE e.study_name IS NULL GROUP BY 1 HAVING count(r.id) <> 1",
     )
     assert orphans == []
+
+
+def test_robust_workers_stop_when_their_command_is_killed(ev: Evaluated) -> None:
+    # `kill -9` on `sweep robust` (the parent only): its workers must not run on unseen
+    sd = ev.sd
+    taken = sql(
+        sd.url,
+        "SELECT DISTINCT candidate_id FROM robust_evaluations WHERE study_name = %s",
+        (STUDY,),
+    )
+    ranked = sql(
+        sd.url,
+        "SELECT e.trial_number FROM experiments e JOIN model_results r USING (experiment_id) "
+        "WHERE e.study_name = %s AND r.status = 'ok' AND r.role = 'search' "
+        "AND e.experiment_id <> ALL(%s) ORDER BY e.trial_number DESC LIMIT 1",
+        (STUDY, [str(t["candidate_id"]) for t in taken]),
+    )
+    number = int(ranked[0]["trial_number"])
+    cand = f"{STUDY}-t{number:04d}"
+    # many random neighbours: more work than two workers finish in the seconds the test waits
+    cmd = ("robust", STUDY, "--trial", str(number), "--random", "60", "--jobs", "2")
+    proc = sd.popen(*cmd, "--no-progress")
+    workers: list[int] = []
+    try:
+        end = time.monotonic() + 240
+        while not robust_rows(sd.url, "WHERE v.candidate_id = %s", (cand,)):
+            assert proc.poll() is None, sd.output(proc)
+            assert time.monotonic() < end, "no evaluation was registered within 240 s"
+            time.sleep(0.1)
+        workers = worker_pids(proc.pid)
+        assert len(workers) == 2
+        at_kill = len(robust_rows(sd.url, "WHERE v.candidate_id = %s", (cand,)))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        end = time.monotonic() + 20
+        alive = list(workers)
+        while alive and time.monotonic() < end:
+            alive = [p for p in alive if _running(p)]
+            time.sleep(0.1)
+        assert alive == [], "robust workers outlived their command"
+        # they stopped, not finished the work: each ends the evaluation it was in, at most
+        registered = len(robust_rows(sd.url, "WHERE v.candidate_id = %s", (cand,)))
+        assert registered <= at_kill + 2, f"{registered - at_kill} evaluations ran after the kill"
+    finally:
+        for pid in [proc.pid, *workers]:
+            if psutil.pid_exists(pid):
+                os.kill(pid, signal.SIGKILL)
+    # nothing half-written
+    orphans = sql(
+        sd.url,
+        "SELECT e.experiment_id FROM experiments e LEFT JOIN model_results r USING "
+        "(experiment_id) WHERE e.study_name IS NULL GROUP BY 1 HAVING count(r.id) <> 1",
+    )
+    assert orphans == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_a_study_with_select_robust_ends_on_the_robust_choice(ev: Evaluated) -> None:
