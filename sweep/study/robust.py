@@ -64,8 +64,10 @@ N_SEEDS = 5
 
 @dataclass(frozen=True)
 class RobustRequest:
-    """What to evaluate. ``trial`` is Optuna's number (``--trial 17`` is 16); ``top`` the number
-    of candidates (default: 1, the chosen trial; with robust selection, ``sweep.robust_top``);
+    """What to evaluate. ``trial`` is Optuna's number (``--trial N`` is the number in the
+    experiment id, less the study's ``trial_id_offset``: the same number for a study whose ids
+    follow Optuna's numbering, one less for an older study); ``top`` the number of candidates
+    (default: 1, the chosen trial; with robust selection, ``sweep.robust_top``);
     ``neighbours_only``: the one-at-a-time neighbours only (what robust selection needs)."""
 
     study: str
