@@ -384,7 +384,6 @@ def _check_same_study(
             f"{_short(there.get(differ[0]))} in the study)",
             file=space.file,
             key="data",
-            value=name,
             hint="copy the same OHLCV files here (compare sweep_studies.data_fingerprint)",
         )
 

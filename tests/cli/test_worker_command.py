@@ -90,6 +90,7 @@ def test_a_worker_with_other_data_is_refused_and_writes_nothing(study_dir: Study
     (line,) = p.stderr.strip().splitlines()
     assert line.startswith(f"error: study {name} (sweep_studies.space): data: ")
     assert "this machine's data differ" in line and "BTC/USDT 4h: sha256" in line
+    assert "(got " not in line  # the study is named once, by the label; no stray value
     assert sql(study_dir.url, "SELECT status, ended_at FROM sweep_studies") == before
     assert sql(study_dir.url, "SELECT count(*) AS n FROM sweep_participants")[0]["n"] == 1
 
