@@ -129,6 +129,28 @@ def worker(args: argparse.Namespace) -> int:
     return run_study_command(args, stored.space, command="worker")
 
 
+def _live_counts(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """A study not yet ended counts its trials from Optuna's tables: ``sweep_studies`` holds
+    the counts as of the last participant that left, so a running study's would lag."""
+    from sweep.study.optuna_study import trial_counts
+
+    open_ = [r for r in rows if r["status"] in ("running", "interrupted")]
+    if not open_:
+        return
+    exists = conn.execute("SELECT to_regclass('trials') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return  # no Optuna tables: nothing newer than the stored counts
+    for r in open_:
+        counts = trial_counts(conn, str(r["study_name"]))
+        if counts.total:
+            r.update(
+                n_complete=counts.complete,
+                n_pruned=counts.pruned,
+                n_failed=counts.failed,
+                n_running=counts.running,
+            )
+
+
 def studies(args: argparse.Namespace) -> int:
     import shutil
 
@@ -145,6 +167,7 @@ def studies(args: argparse.Namespace) -> int:
 
             cur.execute(query("study_list"), {"grace": heartbeat_settings()[1]})
             rows = list(cur.fetchall())
+        _live_counts(conn, rows)
     finally:
         conn.close()
     if args.format == "json":

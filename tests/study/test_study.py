@@ -224,6 +224,17 @@ def test_small_study_registers_every_trial_and_reports_it(study_dir: StudyDir) -
     assert js.returncode == 0, js.stderr
     (row,) = [r for r in json.loads(js.stdout) if r["study_name"] == name]
     assert row["n_complete"] == 8 and row["status"] == "completed"
+    # while a study runs, its stored counts are as of the last participant that left: the
+    # listing counts from Optuna's trials instead
+    sql(
+        study_dir.url,
+        "UPDATE sweep_studies SET status = 'running', n_complete = 0 WHERE study_name = %s "
+        "RETURNING study_name",
+        (name,),
+    )
+    js = study_dir.sweep("studies", "--format", "json")
+    (row,) = [r for r in json.loads(js.stdout) if r["study_name"] == name]
+    assert row["n_complete"] == 8 and row["status"] == "interrupted"
 
 
 def test_constraints_are_stored_as_optunas_and_steer_the_chosen_trial(study_dir: StudyDir) -> None:
