@@ -29,13 +29,13 @@ from conftest import DATA_DIR, ROOT, debian_tool, sql, tiny_space
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from test_study import assert_consistent
 
-from sweep.study.optuna_study import study_lock_key
-
 SERVER_POOL = 4  # PgBouncer's server connections for the test database
 HOSTS = 3
 JOBS = 2
-TRIALS = 24
-TEST_APP = "sweep-test-gate"  # the test's own connection, left out of the peak
+# enough trials that hosts 1 and 2, started once host 0 has registered the study, are up
+# before host 0's two workers finish the budget alone (24 was not, once claims got faster)
+TRIALS = 60
+TEST_APP = "sweep-test-poll"  # the test's own connection, left out of the peak
 
 
 def free_port() -> int:
@@ -124,7 +124,8 @@ def _accepts(port: int) -> bool:
 
 
 class PeakConnections:
-    """Polls pg_stat_activity (directly on the server) for the connections to one database."""
+    """Polls pg_stat_activity (directly on the server) for the client connections to one
+    database (the test's own polling connection left out)."""
 
     def __init__(self, direct_url: str) -> None:
         self.url = direct_url
@@ -147,8 +148,10 @@ class PeakConnections:
         with psycopg.connect(make_conninfo(**params), autocommit=True) as c:  # type: ignore[arg-type]
             while not self._stop.wait(0.02):
                 row = c.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = %s AND application_name <> %s",
+                    # connections only: a query's parallel workers and autovacuum are
+                    # backends on the database too
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND backend_type = 'client backend' AND application_name <> %s",
                     (self.dbname, TEST_APP),
                 ).fetchone()
                 self.peak = max(self.peak, int(row[0]) if row else 0)
@@ -195,12 +198,9 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
     ]
     (homes[0][0] / "space.yaml").write_text(yaml.safe_dump(tiny_space(name)))
     procs: list[subprocess.Popen[str]] = []
-    # The study's claim lock, held here (directly on the server) until every host has joined:
-    # otherwise host 0's workers could take the whole budget while the others start up, and the
-    # test would show no contention. Released, the waiting workers claim in turn.
-    gate = psycopg.connect(fresh_db, autocommit=True, application_name=TEST_APP)
-    gate.execute("SELECT pg_advisory_lock(%s)", (study_lock_key(name),))
-    with gate, PeakConnections(fresh_db) as peak:
+    # the test's own connection to the database, for polling (left out of the peak)
+    poll = psycopg.connect(fresh_db, autocommit=True, application_name=TEST_APP)
+    with poll, PeakConnections(fresh_db) as peak:
         try:
             procs.append(
                 start(
@@ -215,14 +215,12 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
                 )
             )
             end = time.monotonic() + 120
-            while not _study_registered(gate, name):
+            while not _study_registered(poll, name):
                 assert procs[0].poll() is None, (homes[0][0] / "err.txt").read_text()
                 assert time.monotonic() < end, "the study was not registered within 120 s"
                 time.sleep(0.1)
             for home, env in homes[1:]:
                 procs.append(start(home, env, "worker", name, "--jobs", str(JOBS), "--no-progress"))
-            _wait_for_claimants(gate, name, procs, homes)
-            gate.execute("SELECT pg_advisory_unlock(%s)", (study_lock_key(name),))
             codes = [p.wait(timeout=900) for p in procs]
         finally:
             for p in procs:
@@ -258,35 +256,9 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
     assert 1 <= peak.peak <= SERVER_POOL
 
 
-def _wait_for_claimants(
-    gate: psycopg.Connection[tuple[Any, ...]],
-    name: str,
-    procs: list[subprocess.Popen[str]],
-    homes: list[tuple[Path, dict[str, str]]],
-) -> None:
-    """Until every host has joined the study and the server connections are all taken by
-    workers waiting for the claim lock (the rest queue in PgBouncer), then a moment for the last
-    workers to queue."""
-    end = time.monotonic() + 120
-    while True:
-        for p, (home, _) in zip(procs, homes, strict=True):
-            assert p.poll() is None, (home / "err.txt").read_text()
-        assert time.monotonic() < end, "the hosts did not all reach the claim within 120 s"
-        joined = gate.execute(
-            "SELECT count(*) FROM sweep_participants WHERE study_name = %s", (name,)
-        ).fetchone()
-        waiting = gate.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        ).fetchone()
-        if joined and waiting and joined[0] == HOSTS and waiting[0] >= SERVER_POOL:
-            break
-        time.sleep(0.1)
-    time.sleep(2)
-
-
-def _study_registered(gate: psycopg.Connection[tuple[Any, ...]], name: str) -> bool:
+def _study_registered(poll: psycopg.Connection[tuple[Any, ...]], name: str) -> bool:
     try:
-        row = gate.execute("SELECT 1 FROM sweep_studies WHERE study_name = %s", (name,))
+        row = poll.execute("SELECT 1 FROM sweep_studies WHERE study_name = %s", (name,))
         return row.fetchone() is not None
     except psycopg.errors.UndefinedTable:
         return False
