@@ -51,17 +51,23 @@ def constraint_values(
     which Optuna ranks infeasible trials. A missing or NaN metric counts as a shortfall of 1.
     Keys come sorted: Optuna's GP sampler reads a trial's constraints by position, so every path
     (a worker's own trial, a mirrored or re-queued one) must give them in one order."""
-    out: dict[str, float] = {}
-    for key, threshold in sorted(thresholds.items()):
-        metric, is_minimum = PER_RUN_CHECKS[key]
-        raw = metrics.get(metric)
-        value = None if raw is None else float(raw)
-        if value is None or math.isnan(value):
-            out[key] = 1.0
-            continue
-        short = threshold - value if is_minimum else value - threshold
-        out[key] = short / (abs(threshold) or 1.0)
-    return out
+    return {
+        key: _constraint_value(key, threshold, metrics)
+        for key, threshold in sorted(thresholds.items())
+    }
+
+
+def _constraint_value(
+    key: str, threshold: float, metrics: Mapping[str, float | int | None]
+) -> float:
+    """One constraint's value (:func:`constraint_values`)."""
+    metric, is_minimum = PER_RUN_CHECKS[key]
+    raw = metrics.get(metric)
+    value = None if raw is None else float(raw)
+    if value is None or math.isnan(value):
+        return 1.0
+    short = threshold - value if is_minimum else value - threshold
+    return short / (abs(threshold) or 1.0)
 
 
 def shortfall(thresholds: Mapping[str, float], metrics: Mapping[str, float | int | None]) -> float:
@@ -72,16 +78,9 @@ def shortfall(thresholds: Mapping[str, float], metrics: Mapping[str, float | int
 
 def feasible(thresholds: Mapping[str, float], metrics: Mapping[str, float | int | None]) -> bool:
     """Whether the metrics meet every constraint (``constraint_values`` all at most 0). Checked
-    metric by metric, stopping at the first miss: a study's summary asks this of every trial."""
-    for key, threshold in thresholds.items():
-        metric, is_minimum = PER_RUN_CHECKS[key]
-        raw = metrics.get(metric)
-        if raw is None:
-            return False
-        value = float(raw)
-        if math.isnan(value) or (value < threshold if is_minimum else value > threshold):
-            return False
-    return True
+    constraint by constraint, stopping at the first miss: a study's summary asks this of every
+    trial."""
+    return all(_constraint_value(k, t, metrics) <= 0 for k, t in thresholds.items())
 
 
 def _ratio(x: float) -> str:
