@@ -427,15 +427,15 @@ def trial_counts(conn: Connection, name: str) -> TrialCounts:
     rows = conn.execute(
         query("trial_counts"), {"study_name": name, "fail_reason": FAIL_REASON}
     ).fetchall()
-    got = {str(state): (int(n), int(results)) for state, n, results in rows}
-    fails, failed = got.get("FAIL", (0, 0))
+    n = {str(state): int(count) for state, count, _ in rows}
+    failed = sum(int(results) for _, _, results in rows)  # FAILs with a recorded reason
     return TrialCounts(
-        complete=got.get("COMPLETE", (0, 0))[0],
-        pruned=got.get("PRUNED", (0, 0))[0],
+        complete=n.get("COMPLETE", 0),
+        pruned=n.get("PRUNED", 0),
         failed=failed,
-        lost=fails - failed,
-        running=got.get("RUNNING", (0, 0))[0],
-        waiting=got.get("WAITING", (0, 0))[0],
+        lost=n.get("FAIL", 0) - failed,
+        running=n.get("RUNNING", 0),
+        waiting=n.get("WAITING", 0),
     )
 
 
