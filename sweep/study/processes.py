@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sweep.core.errors import SweepError
-from sweep.study.interrupts import interrupts_deferred
-from sweep.study.lifecycle import EXIT_DATABASE_LOST, DatabaseLost
+from sweep.study.interrupts import interrupt_once, interrupts_deferred
+from sweep.study.lifecycle import EXIT_DATABASE_LOST, DatabaseLost, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,19 @@ def worker_context() -> Any:
     finally:
         signal.signal(signal.SIGINT, previous)
     return ctx
+
+
+def enter_worker(cwd: str | None, env: dict[str, str] | None, parent_pid: int | None) -> None:
+    """A worker process's first steps: the parent's working directory and environment (a worker
+    forked from a fork server started earlier would otherwise have the server's), one clean
+    Ctrl-C, and an end with the process that started it (:func:`die_with_parent`)."""
+    if cwd is not None:
+        os.chdir(cwd)
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    interrupt_once()
+    die_with_parent(parent_pid)
 
 
 def run_processes(

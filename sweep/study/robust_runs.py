@@ -9,7 +9,6 @@ process recorded meanwhile is dropped (:class:`RobustRecorded`).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +18,8 @@ from sweep.core.errors import SweepError
 from sweep.core.pipeline import Dataset, ExperimentResult
 from sweep.core.regimes import BarRegimes, bar_regimes, regime_table
 from sweep.store.registry import RobustLink, RobustRecorded, open_registry
-from sweep.study.interrupts import interrupt_once, interrupted
-from sweep.study.lifecycle import die_with_parent
+from sweep.study.interrupts import interrupted
+from sweep.study.processes import enter_worker
 from sweep.study.runner import Computed, clock, compute, load_dataset, persist, since
 
 log = logging.getLogger(__name__)
@@ -142,13 +141,7 @@ def run_specs(plan: RobustWorkerPlan, on_done: Callable[[], None] | None = None)
 
 def robust_worker_main(plan: RobustWorkerPlan) -> int:
     """Entry point of a worker process."""
-    if plan.cwd is not None:
-        os.chdir(plan.cwd)
-    if plan.env is not None:
-        os.environ.clear()
-        os.environ.update(plan.env)
-    interrupt_once()
-    die_with_parent(plan.parent_pid)
+    enter_worker(plan.cwd, plan.env, plan.parent_pid)
     try:
         return run_specs(plan)
     except KeyboardInterrupt:

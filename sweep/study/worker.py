@@ -13,7 +13,6 @@ opens its own connections.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,11 +28,10 @@ from sweep.core.config import ExperimentConfig
 from sweep.core.errors import SweepError
 from sweep.store import optuna_tables
 from sweep.store.registry import open_registry
-from sweep.study.interrupts import interrupt_once, interrupted, interrupts_deferred
+from sweep.study.interrupts import interrupted, interrupts_deferred
 from sweep.study.lifecycle import (
     EXIT_DATABASE_LOST,
     connection_lost,
-    die_with_parent,
     quiet_lost_connections,
 )
 from sweep.study.mirror import Mirror
@@ -56,6 +54,7 @@ from sweep.study.optuna_study import (
     trial_id_offset,
     trial_seed,
 )
+from sweep.study.processes import enter_worker
 from sweep.study.record import record_trial
 from sweep.study.runner import (
     Computed,
@@ -387,13 +386,7 @@ class Worker:
 
 def worker_main(plan: WorkerPlan) -> WorkerReport:
     """Entry point of a worker process."""
-    if plan.cwd is not None:
-        os.chdir(plan.cwd)
-    if plan.env is not None:
-        os.environ.clear()
-        os.environ.update(plan.env)
-    interrupt_once()
-    die_with_parent(plan.parent_pid)
+    enter_worker(plan.cwd, plan.env, plan.parent_pid)
     quiet_optuna()
     quiet_lost_connections()
     try:
