@@ -17,29 +17,13 @@ from psycopg.conninfo import conninfo_to_dict
 from test_study import (
     FAST_STALE,
     assert_consistent,
+    gone_within,
     slow_space,
     study_meta,
     wait_for_registered,
     wait_for_running,
     worker_pids,
 )
-
-
-def _gone_within(pids: list[int], limit: float) -> list[int]:
-    """The pids still alive after ``limit`` seconds."""
-    end = time.monotonic() + limit
-    alive = list(pids)
-    while alive and time.monotonic() < end:
-        alive = [p for p in alive if psutil.pid_exists(p) and _not_zombie(p)]
-        time.sleep(0.1)
-    return alive
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _wait_for_study(sd: StudyDir, name: str, proc: subprocess.Popen[str], limit: float) -> None:
@@ -69,7 +53,7 @@ def test_workers_stop_and_release_their_trials_when_their_run_is_killed(
         assert len(workers) == 2
         os.kill(proc.pid, signal.SIGKILL)  # the parent only, as `kill -9 <pid of sweep run>`
         proc.wait(timeout=10)
-        assert _gone_within(workers, 20) == [], "workers outlived their sweep run"
+        assert gone_within(workers, 20) == [], "workers outlived their sweep run"
     finally:
         for pid in [proc.pid, *workers]:
             if psutil.pid_exists(pid):

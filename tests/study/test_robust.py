@@ -20,7 +20,7 @@ import psutil
 import pytest
 from conftest import DATA_DIR, SEED_LEADERBOARD, StudyDir, optuna_trials, sql, tiny_space
 from psycopg.types.json import Jsonb
-from test_study import worker_pids
+from test_study import gone_within, worker_pids
 
 from sweep.core.experiment import validate_experiment
 from sweep.core.regimes import REGIMES
@@ -358,6 +358,16 @@ def test_robust_selection_takes_the_plateau_where_spike_and_plateau_differ(
     assert f"best: {peak}" in summary.stdout and "robust selection" not in summary.stdout
 
 
+def assert_nothing_half_written(url: str) -> None:
+    """Every robustness experiment has exactly one result row."""
+    orphans = sql(
+        url,
+        "SELECT e.experiment_id FROM experiments e LEFT JOIN model_results r USING "
+        "(experiment_id) WHERE e.study_name IS NULL GROUP BY 1 HAVING count(r.id) <> 1",
+    )
+    assert orphans == []
+
+
 def test_an_interrupted_command_resumes_without_running_anything_twice(ev: Evaluated) -> None:
     sd = ev.sd
     ranked = sql(
@@ -398,13 +408,7 @@ def test_an_interrupted_command_resumes_without_running_anything_twice(ev: Evalu
     assert f"{len(rows)} evaluations ({len(rows) - kept} run now, {kept} registered earlier)" in (
         first_line
     )
-    # nothing half-written: every robust experiment has exactly one result row
-    orphans = sql(
-        sd.url,
-        "SELECT e.experiment_id FROM experiments e LEFT JOIN model_results r USING "
-        "(experiment_id) WHERE e.study_name IS NULL GROUP BY 1 HAVING count(r.id) <> 1",
-    )
-    assert orphans == []
+    assert_nothing_half_written(sd.url)
 
 
 def test_robust_workers_stop_when_their_command_is_killed(ev: Evaluated) -> None:
@@ -439,12 +443,7 @@ def test_robust_workers_stop_when_their_command_is_killed(ev: Evaluated) -> None
         at_kill = len(robust_rows(sd.url, "WHERE v.candidate_id = %s", (cand,)))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        end = time.monotonic() + 20
-        alive = list(workers)
-        while alive and time.monotonic() < end:
-            alive = [p for p in alive if _running(p)]
-            time.sleep(0.1)
-        assert alive == [], "robust workers outlived their command"
+        assert gone_within(workers, 20) == [], "robust workers outlived their command"
         # they stopped, not finished the work: each ends the evaluation it was in, at most
         registered = len(robust_rows(sd.url, "WHERE v.candidate_id = %s", (cand,)))
         assert registered <= at_kill + 2, f"{registered - at_kill} evaluations ran after the kill"
@@ -452,20 +451,7 @@ def test_robust_workers_stop_when_their_command_is_killed(ev: Evaluated) -> None
         for pid in [proc.pid, *workers]:
             if psutil.pid_exists(pid):
                 os.kill(pid, signal.SIGKILL)
-    # nothing half-written
-    orphans = sql(
-        sd.url,
-        "SELECT e.experiment_id FROM experiments e LEFT JOIN model_results r USING "
-        "(experiment_id) WHERE e.study_name IS NULL GROUP BY 1 HAVING count(r.id) <> 1",
-    )
-    assert orphans == []
-
-
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    assert_nothing_half_written(sd.url)
 
 
 def test_a_study_with_select_robust_ends_on_the_robust_choice(ev: Evaluated) -> None:

@@ -110,6 +110,23 @@ def worker_pids(parent: int) -> list[int]:
     return out
 
 
+def gone_within(pids: list[int], limit: float) -> list[int]:
+    """The pids still alive (not zombies) after ``limit`` seconds."""
+    end = time.monotonic() + limit
+    alive = list(pids)
+    while alive and time.monotonic() < end:
+        alive = [p for p in alive if psutil.pid_exists(p) and _not_zombie(p)]
+        time.sleep(0.1)
+    return alive
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def wait_for_registered(sd: StudyDir, study: str, n: int, proc: Any, limit: float = 90) -> None:
     end = time.monotonic() + limit
     while time.monotonic() < end:
