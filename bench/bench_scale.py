@@ -265,8 +265,11 @@ def bare_tpe(space: SearchSpace, n_trials: int, n_measure: int) -> float:
     speed drifts; beside it, the per-trial cost can be read as a ratio."""
     s = space.settings
     dists = space_distributions(space)
+    storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(
-        directions=study_directions(s), sampler=optuna.samplers.RandomSampler(seed=1)
+        storage=storage,
+        directions=study_directions(s),
+        sampler=optuna.samplers.RandomSampler(seed=1),
     )
     thresholds = s.thresholds
     times: list[float] = []
@@ -278,7 +281,7 @@ def bare_tpe(space: SearchSpace, n_trials: int, n_measure: int) -> float:
         space.suggest(local)
         m = metrics_of(unit(local))
         cons = constraint_values(thresholds, m)
-        study._storage.set_trial_system_attr(local._trial_id, CONSTRAINTS_KEY, list(cons.values()))
+        storage.set_trial_system_attr(local._trial_id, CONSTRAINTS_KEY, list(cons.values()))
         study.tell(local, m["sharpe"])
         if i >= n_trials:
             times.append(time.perf_counter() - t0)
