@@ -1,5 +1,6 @@
 -- A new RUNNING trial with its parameters (Optuna's internal representation) and a first
--- heartbeat, in Optuna's tables, numbered as Optuna numbers them (the study's trials before it).
+-- heartbeat, in Optuna's tables, numbered as Optuna numbers them (the study's trials before it:
+-- %(before)s of them with ids up to %(after)s, given by the caller, plus those counted here).
 -- The caller holds the studies row's lock (sql/queries/optuna_lock_study.sql, run just before in
 -- the same transaction) besides the study's advisory lock.
 -- Times come from the database's clock, in the forms Optuna 5 uses: datetime_start as naive UTC
@@ -7,8 +8,8 @@
 -- zone, exactly as Optuna's record_heartbeat stores it and its staleness check reads it.
 WITH t AS (
     INSERT INTO trials (number, study_id, state, datetime_start)
-    SELECT count(*), %(study_id)s, 'RUNNING'::trialstate, now() AT TIME ZONE 'UTC'
-    FROM trials WHERE study_id = %(study_id)s
+    SELECT %(before)s + count(*), %(study_id)s, 'RUNNING'::trialstate, now() AT TIME ZONE 'UTC'
+    FROM trials WHERE study_id = %(study_id)s AND trial_id > %(after)s
     RETURNING trial_id, number
 ), p AS (
     INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)

@@ -107,10 +107,15 @@ def take_waiting_trial(conn: Connection, study_name: str) -> tuple[int, int, dic
     return int(row[0]), int(row[1]), params
 
 
-def create_trial(conn: Connection, study_id: int, local: optuna.Trial) -> tuple[int, int]:
+def create_trial(
+    conn: Connection, study_id: int, local: optuna.Trial, *, after: int = 0, before: int = 0
+) -> tuple[int, int]:
     """Insert a RUNNING trial with the parameters sampled on ``local`` (a mirror trial) in one
     statement (after the studies row's lock) instead of Optuna's two queries per parameter;
-    returns ``(trial_id, number)``. Call it inside a transaction."""
+    returns ``(trial_id, number)``. Call it inside a transaction. ``before``: how many trials
+    the study has with ids up to ``after``, when the caller knows
+    (:class:`sweep.study.optuna_study.TrialTally`): only the trials above are counted to number
+    this one."""
     dists = local.distributions
     names = list(local.params)
     conn.execute(query("optuna_lock_study"), {"study_id": study_id})
@@ -118,6 +123,8 @@ def create_trial(conn: Connection, study_id: int, local: optuna.Trial) -> tuple[
         query("optuna_create_trial"),
         {
             "study_id": study_id,
+            "after": after,
+            "before": before,
             "names": names,
             "values": [float(dists[n].to_internal_repr(local.params[n])) for n in names],
             "distributions": [distribution_to_json(dists[n]) for n in names],

@@ -428,7 +428,13 @@ def trial_counts(conn: Connection, name: str) -> TrialCounts:
         query("trial_counts"), {"study_name": name, "fail_reason": FAIL_REASON}
     ).fetchall()
     n = {str(state): int(count) for state, count, _ in rows}
-    failed = sum(int(results) for _, _, results in rows)  # FAILs with a recorded reason
+    n["RESULT"] = sum(int(results) for _, _, results in rows)
+    return _counts(n)
+
+
+def _counts(n: Mapping[str, int]) -> TrialCounts:
+    """Counts by Optuna state, with "RESULT" the FAILs that carry a recorded reason."""
+    failed = n.get("RESULT", 0)
     return TrialCounts(
         complete=n.get("COMPLETE", 0),
         pruned=n.get("PRUNED", 0),
@@ -437,6 +443,39 @@ def trial_counts(conn: Connection, name: str) -> TrialCounts:
         running=n.get("RUNNING", 0),
         waiting=n.get("WAITING", 0),
     )
+
+
+class TrialTally:
+    """A study's :class:`TrialCounts` for a worker's claims, read incrementally: the counts of
+    the trials up to the first one still running or waiting never change (a finished trial stays
+    finished, and new trials get higher ids), so they are kept here, and each claim reads only
+    the trials after them (``sql/queries/trial_counts_since.sql``). Call :meth:`counts` under
+    the study's advisory lock, as :func:`trial_counts`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.upto = 0  # every trial of the study with an id up to this one is finished ...
+        self.settled: dict[str, int] = {}  # ... and counted here by state ("RESULT": FAILs
+        # with a recorded reason)
+
+    @property
+    def settled_total(self) -> int:
+        """How many trials the study has up to :attr:`upto` (for numbering the next one)."""
+        return sum(n for state, n in self.settled.items() if state != "RESULT")
+
+    def counts(self, conn: Connection) -> TrialCounts:
+        rows = conn.execute(
+            query("trial_counts_since"),
+            {"study_name": self.name, "after": self.upto, "fail_reason": FAIL_REASON},
+        ).fetchall()
+        n = dict(self.settled)
+        for state, settled, count, results, upto in rows:
+            for key, k in ((str(state), int(count)), ("RESULT", int(results))):
+                n[key] = n.get(key, 0) + k
+                if settled:
+                    self.settled[key] = self.settled.get(key, 0) + k
+            self.upto = int(upto)
+        return _counts(n)
 
 
 class Claim(Enum):

@@ -41,6 +41,7 @@ from sweep.study.optuna_study import (
     INTERRUPTED,
     PER_TRIAL_SEEDED,
     Claim,
+    TrialTally,
     create_storage,
     make_pruner,
     make_sampler,
@@ -49,7 +50,6 @@ from sweep.study.optuna_study import (
     space_distributions,
     study_directions,
     study_lock_key,
-    trial_counts,
     trial_experiment_id,
     trial_id_offset,
     trial_seed,
@@ -153,6 +153,7 @@ class Worker:
         )
         self.conn = open_registry(plan.url)
         self.id_offset = trial_id_offset(self.conn, plan.study_name)
+        self.tally = TrialTally(plan.study_name)
         self.report = WorkerReport()
         self.prune = s.pruner.on
         interval = self.storage.get_heartbeat_interval() or 5
@@ -179,7 +180,7 @@ class Worker:
             self.conn.execute(
                 "SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),)
             ).fetchone()
-            counts = trial_counts(self.conn, name)
+            counts = self.tally.counts(self.conn)
             if counts.counted >= self.plan.n_trials:
                 return Claim.DONE
             if counts.counted + counts.running >= self.plan.n_trials:
@@ -192,7 +193,13 @@ class Worker:
                 self._reseed(counts.total)
                 local = self.mirror.study.ask()
                 values = self.space.suggest(local)
-                trial_id, number = optuna_tables.create_trial(self.conn, self.study_id, local)
+                trial_id, number = optuna_tables.create_trial(
+                    self.conn,
+                    self.study_id,
+                    local,
+                    after=self.tally.upto,
+                    before=self.tally.settled_total,
+                )
         return self._start(trial_id, number, values, local)
 
     def _reseed(self, next_number: int) -> None:

@@ -267,3 +267,80 @@ def sql_numbers(url: str, study_id: int) -> list[int]:
             "SELECT number FROM trials WHERE study_id = %s ORDER BY number", (study_id,)
         ).fetchall()
     return [int(r[0]) for r in rows]
+
+
+def test_a_workers_tally_counts_and_numbers_as_the_whole_study_does(fresh_db: str) -> None:
+    """A worker's claims read only the trials after the first one still running or waiting
+    (``TrialTally``); whatever the states and whoever wrote them, its counts equal counting the
+    whole study, and the trials it numbers get the numbers Optuna would give them."""
+    import optuna
+
+    from sweep.store import optuna_tables
+    from sweep.store.db import sqlalchemy_url
+    from sweep.store.registry import open_registry
+    from sweep.study.optuna_study import FAIL_REASON, TrialTally, trial_counts
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = optuna.storages.RDBStorage(sqlalchemy_url(fresh_db))
+    study = optuna.create_study(storage=storage, study_name="tally")
+    other = optuna.create_study(storage=storage, study_name="elsewhere")  # ids interleave
+    conn = open_registry(fresh_db)
+    tally = TrialTally("tally")
+    seen: list[int] = []
+
+    from optuna.trial import TrialState
+
+    def check() -> None:
+        assert tally.counts(conn) == trial_counts(conn, "tally")
+        seen.append(tally.upto)
+
+    def finished(state: TrialState, value: float | None = None, reason: str = "") -> None:
+        t = study.ask()
+        t.suggest_float("x", 0, 1)
+        other.tell(other.ask(), 0.0)
+        if reason:
+            t.set_user_attr(FAIL_REASON, reason)
+        study.tell(t, value, state=state)
+
+    check()  # an empty study
+    assert tally.upto == 0
+    finished(TrialState.COMPLETE, 1.0)
+    finished(TrialState.FAIL, reason="no trades")  # a result: counted
+    finished(TrialState.FAIL)  # lost (as a dead worker's): not counted
+    check()
+    assert tally.upto == study.trials[-1]._trial_id  # all settled
+    running = study.ask()
+    finished(TrialState.PRUNED)
+    study.enqueue_trial({"x": 0.5})  # WAITING
+    check()
+    assert tally.upto == running._trial_id - 1  # stops below the first trial not finished
+    counts = tally.counts(conn)
+    assert (counts.complete, counts.failed, counts.lost, counts.pruned) == (1, 1, 1, 1)
+    assert (counts.running, counts.waiting, counts.total) == (1, 1, 6)
+    # a trial this worker numbers now counts the unsettled ones above the tally's edge
+    mirror = optuna.create_study()
+    local = mirror.ask()
+    local.suggest_float("x", 0, 1)
+    with conn.transaction():
+        _, number = optuna_tables.create_trial(
+            conn, study._study_id, local, after=tally.upto, before=tally.settled_total
+        )
+    assert number == 6 == len(study.trials) - 1
+    study.tell(running, 0.5)
+    waiting = study.ask()  # takes the enqueued trial
+    study.tell(waiting, 0.7)
+    check()  # the new RUNNING trial (sweep's) holds the edge now
+    assert tally.upto < max(t._trial_id for t in study.trials)
+    conn.execute(
+        "UPDATE trials SET state = 'COMPLETE' WHERE study_id = %s AND state = 'RUNNING'",
+        (study._study_id,),
+    )
+    conn.commit()
+    finished(TrialState.COMPLETE, 2.0)
+    check()
+    assert tally.upto == max(t._trial_id for t in study.trials)
+    assert seen == sorted(seen)  # the edge only moves on
+    counts = tally.counts(conn)
+    assert (counts.complete, counts.running, counts.waiting, counts.total) == (5, 0, 0, 8)
+    conn.close()
+    storage.engine.dispose()
