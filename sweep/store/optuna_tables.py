@@ -199,15 +199,15 @@ def finish_trial(
 
 
 def set_user_attrs(conn: Connection, trial_id: int, attrs: Mapping[str, Any]) -> None:
-    with conn.transaction():
-        conn.execute(
-            query("optuna_set_user_attrs"),
-            {
-                "trial_id": trial_id,
-                "keys": list(attrs),
-                "values": [json.dumps(v) for v in attrs.values()],
-            },
-        )
+    """Call it inside a transaction (with the trial's other records)."""
+    conn.execute(
+        query("optuna_set_user_attrs"),
+        {
+            "trial_id": trial_id,
+            "keys": list(attrs),
+            "values": [json.dumps(v) for v in attrs.values()],
+        },
+    )
 
 
 def set_system_attrs(conn: Connection, trial_id: int, attrs: Mapping[str, Any]) -> None:
