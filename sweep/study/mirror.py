@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from sweep.store.registry import Connection, query
 from sweep.study.optuna_study import CONSTRAINTS_KEY
@@ -81,6 +82,7 @@ class Mirror:
             },
         ).fetchall()
         changed = 0
+        finished: list[_Finished] = []
         for trial_id, state, params, values, intermediate, constraints in rows:
             tid, st = int(trial_id), str(state)
             self.seen_up_to = max(self.seen_up_to, tid)
@@ -99,9 +101,29 @@ class Mirror:
             elif st == "FAIL":
                 self.known.add(tid)  # nothing a sampler learns from
             else:
-                self.add_finished(tid, st, params or [], values or [], intermediate or [], system)
+                finished.append(
+                    _Finished(tid, st, params or [], values or [], intermediate or [], system)
+                )
+        for f in self._within_history(finished):
+            self.add_finished(
+                f.number, f.status, f.params, f.raw_values, f.intermediate, f.system_attrs
+            )
         self.trim()
         return changed
+
+    def _within_history(self, finished: list[_Finished]) -> list[_Finished]:
+        """Of more finished trials than the history holds (a worker joining a large study), the
+        ones :meth:`trim` would keep, chosen before any is built: joining a study of 10,000
+        trials built them all and then dropped all but 256 (4.7 s)."""
+        if self.history is None or len(finished) <= self.history + self.history // 4:
+            return finished
+        self.known.update(f.number for f in finished)
+        n_best = self.history // 4
+        best = _ranked(finished, self.directions)[:n_best]
+        chosen = {f.number for f in best}
+        recent = [f for f in finished if f.number not in chosen][-(self.history - n_best) :]
+        self.trimmed += len(finished) - len(best) - len(recent)
+        return sorted([*best, *recent], key=lambda f: f.number)
 
     def add_finished(
         self,
@@ -191,21 +213,51 @@ class Mirror:
         self.storage, self.study, self._study_id = storage, study, study_id
 
 
-def _ranked(trials: list[FrozenTrial], directions: Sequence[StudyDirection]) -> list[FrozenTrial]:
+@dataclass
+class _Finished:
+    """A finished trial as the mirror's query gives it (``number``: its shared trial id), with
+    what :func:`_ranked` reads."""
+
+    number: int
+    status: str
+    params: list[Any]
+    raw_values: list[Any]
+    intermediate: list[Any]
+    system_attrs: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self.state = TrialState[self.status]
+        self.values = _values(self.status, self.raw_values)
+
+
+class _Rankable(Protocol):
+    @property
+    def state(self) -> TrialState: ...
+    @property
+    def values(self) -> list[float] | None: ...
+    @property
+    def system_attrs(self) -> dict[str, Any]: ...
+
+
+_R = TypeVar("_R", bound=_Rankable)
+
+
+def _ranked(trials: Sequence[_R], directions: Sequence[StudyDirection]) -> list[_R]:
     """Finished trials best first, as Optuna's samplers rank them: COMPLETE before PRUNED, then
     feasible before infeasible (by total constraint violation), then by the objective (for
     several objectives, by the mean of their ranks)."""
-    complete = [t for t in trials if t.state is TrialState.COMPLETE and t.values]
+    vals = {id(t): t.values for t in trials if t.state is TrialState.COMPLETE and t.values}
+    complete = [t for t in trials if id(t) in vals]
     signs = [1.0 if d is StudyDirection.MINIMIZE else -1.0 for d in directions]
     if len(directions) == 1:
-        score = {id(t): signs[0] * t.values[0] for t in complete}
+        score = {i: signs[0] * v[0] for i, v in vals.items()}
     else:
-        score = dict.fromkeys((id(t) for t in complete), 0.0)
+        score = dict.fromkeys(vals, 0.0)
         for k, sign in enumerate(signs):
-            for rank, t in enumerate(sorted(complete, key=lambda t: sign * t.values[k])):
-                score[id(t)] += rank / len(signs)
+            for rank, i in enumerate(sorted(vals, key=lambda i: sign * vals[i][k])):
+                score[i] += rank / len(signs)
 
-    def violation(t: FrozenTrial) -> float:
+    def violation(t: _R) -> float:
         cons = t.system_attrs.get(CONSTRAINTS_KEY)
         return float(sum(max(0.0, float(c)) for c in cons)) if cons else 0.0
 

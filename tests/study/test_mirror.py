@@ -152,19 +152,30 @@ def test_the_history_is_bounded_to_the_best_and_the_most_recent(
     shared: optuna.Study, fresh_db: str
 ) -> None:
     values = [float((i * 37) % 101) for i in range(60)]  # best ones scattered through time
-    for i, v in enumerate(values):
-        t = _other_worker_starts(shared)
-        if i % 7 == 0:
-            _constrain(shared, t, [0.5])  # infeasible: ranked below every feasible trial
-        shared.tell(t, v)
+
+    def bounded() -> Mirror:
+        return Mirror(
+            "mirrored",
+            directions=[optuna.study.StudyDirection.MAXIMIZE],
+            sampler=optuna.samplers.TPESampler(seed=1, constant_liar=True),
+            pruner=optuna.pruners.NopPruner(),
+            history=16,
+        )
+
+    def held(m: Mirror) -> list[float]:
+        return sorted(t.values[0] for t in m.study.get_trials(states=(TrialState.COMPLETE,)))
+
+    stepwise = bounded()  # a worker that saw the trials come in batches of 10
+    with open_registry(fresh_db) as conn:
+        for i, v in enumerate(values):
+            t = _other_worker_starts(shared)
+            if i % 7 == 0:
+                _constrain(shared, t, [0.5])  # infeasible: ranked below every feasible trial
+            shared.tell(t, v)
+            if i % 10 == 9:
+                stepwise.sync(conn)
     busy = _other_worker_starts(shared)
-    mirror = Mirror(
-        "mirrored",
-        directions=[optuna.study.StudyDirection.MAXIMIZE],
-        sampler=optuna.samplers.TPESampler(seed=1, constant_liar=True),
-        pruner=optuna.pruners.NopPruner(),
-        history=16,
-    )
+    mirror = bounded()  # a worker joining now: only the trials it keeps are built
     with open_registry(fresh_db) as conn:
         mirror.sync(conn)
         kept = mirror.study.get_trials(states=(TrialState.COMPLETE,))
@@ -172,7 +183,10 @@ def test_the_history_is_bounded_to_the_best_and_the_most_recent(
         feasible = [v for i, v in enumerate(values) if i % 7 != 0]
         best4 = sorted(feasible, reverse=True)[:4]
         recent12 = [v for v in values if v not in best4][-12:]
-        assert sorted(t.values[0] for t in kept) == sorted(best4 + recent12)
+        assert held(mirror) == sorted(best4 + recent12)
+        stepwise.trim()
+        assert held(stepwise) == held(mirror)
+        assert len(mirror.known) == 60 and len(mirror.running) == 1  # all accounted for
         # the trial running elsewhere is still held, and updated in place when it finishes
         (running,) = mirror.study.get_trials(states=(TrialState.RUNNING,))
         assert running.params == busy.params
