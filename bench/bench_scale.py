@@ -136,7 +136,7 @@ def prefill_trials(url: str, space: SearchSpace, study_id: int, upto: int) -> fl
     gen = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=upto))
     thresholds = space.settings.thresholds
     while n < upto:
-        with conn.pipeline(), conn.transaction():
+        with conn.transaction(), conn.pipeline():
             for _ in range(min(500, upto - n)):
                 local = gen.ask()
                 space.suggest(local)
@@ -221,7 +221,7 @@ def measure_trials(url: str, space: SearchSpace, n_measure: int) -> dict[str, fl
         cfg = space.config_for(got.values, trial_experiment_id(STUDY, got.number))
         m = metrics_of(unit(got.local)) if got.local is not None else metrics_of([0.5] * 9)
         cons = constraint_values(thresholds, m)
-        with w.conn.pipeline(), w.conn.transaction():
+        with w.conn.transaction(), w.conn.pipeline():
             record_run(
                 w.conn,
                 cfg,

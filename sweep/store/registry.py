@@ -40,6 +40,7 @@ _MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _MIGRATION_LOCK = 0x5377_6565_70  # arbitrary constant: "Sweep"
 
 Connection = psycopg.Connection[Any]
+Cursor = psycopg.Cursor[Any]
 
 
 @functools.cache

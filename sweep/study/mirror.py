@@ -25,7 +25,7 @@ from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-from sweep.store.registry import Connection, query
+from sweep.store.registry import Connection, Cursor, query
 from sweep.study.optuna_study import CONSTRAINTS_KEY
 
 _INF = {"INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
@@ -72,7 +72,12 @@ class Mirror:
         """Bring in what changed in the shared study; return how many trials changed. Only
         trials created since the last look, and those it saw running or waiting, are read, so a
         look costs the same at 100 trials as at 10,000."""
-        rows = conn.execute(
+        return self.apply(self.look(conn).fetchall())
+
+    def look(self, conn: Connection) -> Cursor:
+        """The query :meth:`sync` runs, sent but not read: in a pipeline, a claim reads it in the
+        same round trip as the study's counts, then hands the rows to :meth:`apply`."""
+        return conn.execute(
             query("optuna_trials_to_mirror"),
             {
                 "study_name": self.study_name,
@@ -80,7 +85,10 @@ class Mirror:
                 "running": sorted(self.running),
                 "waiting": sorted(self.waiting),
             },
-        ).fetchall()
+        )
+
+    def apply(self, rows: Sequence[Any]) -> int:
+        """Take in the rows of :meth:`look`; return how many trials changed."""
         changed = 0
         finished: list[_Finished] = []
         for trial_id, state, params, values, intermediate, constraints in rows:

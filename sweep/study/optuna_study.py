@@ -29,7 +29,7 @@ from sweep._version import __version__
 from sweep.core.errors import ConfigError
 from sweep.store import optuna_tables
 from sweep.store.db import behind_pooler, connect, sqlalchemy_url
-from sweep.store.registry import Connection, query
+from sweep.store.registry import Connection, Cursor, query
 from sweep.study.settings import SweepSettings
 from sweep.study.space import SearchSpace
 from sweep.study.verdict import resolve_study_gate
@@ -464,12 +464,19 @@ class TrialTally:
         return sum(n for state, n in self.settled.items() if state != "RESULT")
 
     def counts(self, conn: Connection) -> TrialCounts:
-        rows = conn.execute(
+        return self.read(self.look(conn))
+
+    def look(self, conn: Connection) -> Cursor:
+        """The query :meth:`counts` runs, sent but not read (in a pipeline, read with other
+        queries in one round trip)."""
+        return conn.execute(
             query("trial_counts_since"),
             {"study_name": self.name, "after": self.upto, "fail_reason": FAIL_REASON},
-        ).fetchall()
+        )
+
+    def read(self, looked: Cursor) -> TrialCounts:
         n = dict(self.settled)
-        for state, settled, count, results, upto in rows:
+        for state, settled, count, results, upto in looked.fetchall():
             for key, k in ((str(state), int(count)), ("RESULT", int(results))):
                 n[key] = n.get(key, 0) + k
                 if settled:

@@ -175,12 +175,14 @@ class Worker:
             optuna.storages.fail_stale_trials(self.study)
             self._stale_checked = now
         local: optuna.Trial | None = None
-        with self.conn.pipeline(), self.conn.transaction():
-            # fetchone(): in pipeline mode execute() returns before the lock is granted
-            self.conn.execute(
-                "SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),)
-            ).fetchone()
-            counts = self.tally.counts(self.conn)
+        with self.conn.transaction(), self.conn.pipeline():
+            # One round trip for the lock, the counts and the mirror's look: the server runs
+            # them in order, so both queries see every trial the lock's previous holder made.
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (study_lock_key(name),))
+            counted = self.tally.look(self.conn)
+            looked = self.mirror.look(self.conn)
+            counts = self.tally.read(counted)
+            self.mirror.apply(looked.fetchall())
             if counts.counted >= self.plan.n_trials:
                 return Claim.DONE
             if counts.counted + counts.running >= self.plan.n_trials:
@@ -189,7 +191,6 @@ class Worker:
             if taken is not None:
                 trial_id, number, values = taken
             else:
-                self.mirror.sync(self.conn)
                 self._reseed(counts.total)
                 local = self.mirror.study.ask()
                 values = self.space.suggest(local)
@@ -296,7 +297,7 @@ class Worker:
         model_path: str | None = None
         rec = None
         try:
-            with self.conn.pipeline(), self.conn.transaction():
+            with self.conn.transaction(), self.conn.pipeline():
                 rec = record_trial(
                     self.conn,
                     self.space.settings,
