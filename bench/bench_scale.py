@@ -14,6 +14,9 @@ Run: ``python bench/bench_scale.py [--sizes 100,1000,3000,10000] [--measure 100]
   TPE ask, trial insert), then the trial's records (registry rows, user attributes,
   constraint values, state and value in one transaction) and the mirror's tell: what a trial
   costs besides its model. Wall and process-CPU milliseconds, median over the measured trials.
+  Beside it, the bare baseline: Optuna's TPE alone, in memory, over as many trials as the
+  worker's bounded history holds, timed in batches of 10 alternating with sweep's trials (so
+  both see the same machine); the ratio is sweep's wall over the bare median.
 * **Results query.** Registry rows are prefilled in bulk (experiments and model_results over
   studies of 10,000 trials) up to ``--registry-rows``; then the queries ``sweep results --study
   S --top 10`` runs are timed in-process (median of 7), and the command end to end.
@@ -205,87 +208,125 @@ def prefill_registry(conn: psycopg.Connection[Any], rows: int, measured: int) ->
 
 
 # -- per-trial cost ------------------------------------------------------------------------------
-def measure_trials(url: str, space: SearchSpace, n_measure: int) -> dict[str, float]:
-    plan = WorkerPlan(url, str(SPACE), space.raw, STUDY, 10**9, 1, 0)
-    t0 = time.perf_counter()
-    w = Worker(plan, space)
-    w.mirror.sync(w.conn)
-    join = time.perf_counter() - t0
-    thresholds = space.settings.thresholds
-    walls, cpus, claims, finishes = [], [], [], []
-    for _ in range(n_measure):
-        c0, p0 = time.perf_counter(), time.process_time()
-        got = w._claim()
-        c1 = time.perf_counter()
-        assert not isinstance(got, type(None)) and hasattr(got, "trial_id"), got
-        cfg = space.config_for(got.values, trial_experiment_id(STUDY, got.number))
-        m = metrics_of(unit(got.local)) if got.local is not None else metrics_of([0.5] * 9)
-        cons = constraint_values(thresholds, m)
-        with w.conn.transaction(), w.conn.pipeline():
-            record_run(
-                w.conn,
-                cfg,
-                ResultRow(status="ok", metrics=m, gate_passed=True, gate_failures=()),
-                code_version="bench",
-                study_name=STUDY,
-                trial_number=got.number,
-            )
-            optuna_tables.set_user_attrs(
-                w.conn, got.trial_id, {"experiment_id": cfg.experiment_id, **m}
-            )
-            optuna_tables.set_system_attrs(
-                w.conn, got.trial_id, {CONSTRAINTS_KEY: list(cons.values())}
-            )
-            optuna_tables.finish_trial(w.conn, got.trial_id, "COMPLETE", [m["sharpe"]])
-        got.heartbeat.join()
-        got.constraints = cons
-        w._tell_mirror(got, TrialState.COMPLETE, [m["sharpe"]])
-        c2, p2 = time.perf_counter(), time.process_time()
-        walls.append(c2 - c0)
-        cpus.append(p2 - p0)
-        claims.append(c1 - c0)
-        finishes.append(c2 - c1)
-    w.conn.close()
-    w.storage.engine.dispose()
-    return {
-        "join": join,
-        "wall": statistics.median(walls),
-        "cpu": statistics.median(cpus),
-        "claim": statistics.median(claims),
-        "finish": statistics.median(finishes),
-        "mirror": len(w.mirror.storage.get_all_trials(0, deepcopy=False)),
-    }
+class SweepTrials:
+    """A fresh ``Worker`` joined to the study (its first mirror sync timed as ``join``), running
+    trials with the pipeline replaced by the synthetic function: claim, the trial's records and
+    the mirror's tell. :meth:`run` runs a few and keeps each one's wall, CPU, claim and finish
+    seconds."""
 
-
-def bare_tpe(space: SearchSpace, n_trials: int, n_measure: int) -> float:
-    """The bare baseline, measured beside each size: Optuna's TPE (the space's sampler settings,
-    seeded per trial as workers seed it) asked and told in memory over a study of ``n_trials``
-    finished trials, as many as a worker's bounded history holds. Median ms of ask, suggest and
-    tell: the sampling alone, with no storage and nothing of sweep's. On a shared machine its
-    speed drifts; beside it, the per-trial cost can be read as a ratio."""
-    s = space.settings
-    dists = space_distributions(space)
-    storage = optuna.storages.InMemoryStorage()
-    study = optuna.create_study(
-        storage=storage,
-        directions=study_directions(s),
-        sampler=optuna.samplers.RandomSampler(seed=1),
-    )
-    thresholds = s.thresholds
-    times: list[float] = []
-    for i in range(n_trials + n_measure):
-        if i >= n_trials:
-            study.sampler = make_sampler(s, 0, len(space.params), seed=i, search_space=dists)
+    def __init__(self, url: str, space: SearchSpace) -> None:
+        self.space = space
+        plan = WorkerPlan(url, str(SPACE), space.raw, STUDY, 10**9, 1, 0)
         t0 = time.perf_counter()
-        local = study.ask()
-        space.suggest(local)
-        m = metrics_of(unit(local))
-        cons = constraint_values(thresholds, m)
-        storage.set_trial_system_attr(local._trial_id, CONSTRAINTS_KEY, list(cons.values()))
-        study.tell(local, m["sharpe"])
-        if i >= n_trials:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        self.w = Worker(plan, space)
+        self.w.mirror.sync(self.w.conn)
+        self.join = time.perf_counter() - t0
+        self.times: dict[str, list[float]] = {"wall": [], "cpu": [], "claim": [], "finish": []}
+
+    def run(self, n: int) -> None:
+        w, thresholds = self.w, self.space.settings.thresholds
+        for _ in range(n):
+            c0, p0 = time.perf_counter(), time.process_time()
+            got = w._claim()
+            c1 = time.perf_counter()
+            assert not isinstance(got, type(None)) and hasattr(got, "trial_id"), got
+            cfg = self.space.config_for(got.values, trial_experiment_id(STUDY, got.number))
+            m = metrics_of(unit(got.local)) if got.local is not None else metrics_of([0.5] * 9)
+            cons = constraint_values(thresholds, m)
+            with w.conn.transaction(), w.conn.pipeline():
+                record_run(
+                    w.conn,
+                    cfg,
+                    ResultRow(status="ok", metrics=m, gate_passed=True, gate_failures=()),
+                    code_version="bench",
+                    study_name=STUDY,
+                    trial_number=got.number,
+                )
+                optuna_tables.set_user_attrs(
+                    w.conn, got.trial_id, {"experiment_id": cfg.experiment_id, **m}
+                )
+                optuna_tables.set_system_attrs(
+                    w.conn, got.trial_id, {CONSTRAINTS_KEY: list(cons.values())}
+                )
+                optuna_tables.finish_trial(w.conn, got.trial_id, "COMPLETE", [m["sharpe"]])
+            got.heartbeat.join()
+            got.constraints = cons
+            w._tell_mirror(got, TrialState.COMPLETE, [m["sharpe"]])
+            c2, p2 = time.perf_counter(), time.process_time()
+            for key, value in (
+                ("wall", c2 - c0),
+                ("cpu", p2 - p0),
+                ("claim", c1 - c0),
+                ("finish", c2 - c1),
+            ):
+                self.times[key].append(value)
+
+    def close(self) -> dict[str, float]:
+        """Medians (seconds), the join, and how many trials the mirror holds."""
+        held = len(self.w.mirror.storage.get_all_trials(0, deepcopy=False))
+        self.w.conn.close()
+        self.w.storage.engine.dispose()
+        out = {k: statistics.median(v) for k, v in self.times.items()}
+        return {**out, "join": self.join, "mirror": held}
+
+
+class BareTPE:
+    """The bare baseline: Optuna's TPE (the space's sampler settings, seeded per trial as
+    workers seed it) asked and told in memory over a study prefilled with ``n_trials`` finished
+    trials, as many as a worker's bounded history holds: the sampling alone, with no storage and
+    nothing of sweep's. :meth:`run` times a few asks (with suggest and tell) at a time, so that
+    they can alternate with sweep's trials and both see the same machine: on a shared machine
+    the speed drifts twofold within minutes."""
+
+    def __init__(self, space: SearchSpace, n_trials: int) -> None:
+        self.space = space
+        s = space.settings
+        self.dists = space_distributions(space)
+        self.storage = optuna.storages.InMemoryStorage()
+        self.study = optuna.create_study(
+            storage=self.storage,
+            directions=study_directions(s),
+            sampler=optuna.samplers.RandomSampler(seed=1),
+        )
+        self.times: list[float] = []
+        self.i = 0
+        self._trials(n_trials, timed=False)
+
+    def run(self, n: int) -> None:
+        self._trials(n, timed=True)
+
+    def _trials(self, n: int, *, timed: bool) -> None:
+        s = self.space.settings
+        for _ in range(n):
+            self.i += 1
+            if timed:
+                self.study.sampler = make_sampler(
+                    s, 0, len(self.space.params), seed=self.i, search_space=self.dists
+                )
+            t0 = time.perf_counter()
+            local = self.study.ask()
+            self.space.suggest(local)
+            m = metrics_of(unit(local))
+            cons = constraint_values(s.thresholds, m)
+            self.storage.set_trial_system_attr(
+                local._trial_id, CONSTRAINTS_KEY, list(cons.values())
+            )
+            self.study.tell(local, m["sharpe"])
+            if timed:
+                self.times.append(time.perf_counter() - t0)
+
+
+def per_trial(
+    url: str, space: SearchSpace, size: int, n_measure: int
+) -> tuple[dict[str, float], float]:
+    """Sweep's per-trial medians and the bare baseline's median (seconds), measured in
+    alternating batches of 10 trials."""
+    bare = BareTPE(space, min(size, MIRROR_HELD))
+    ours = SweepTrials(url, space)
+    for k in range(0, n_measure, 10):
+        bare.run(min(10, n_measure - k))
+        ours.run(min(10, n_measure - k))
+    return ours.close(), statistics.median(bare.times)
 
 
 def results_query(url: str, work: Path) -> tuple[float, float, float]:
@@ -411,7 +452,7 @@ def main() -> int:
             )
             log(
                 "(bare: Optuna's TPE alone, in memory, over as many trials as the mirror holds, "
-                "measured just before; ratio: wall / bare)"
+                "measured in batches of 10 alternating with sweep's; ratio: wall / bare)"
             )
             log(
                 f"{'trials':>7} {'wall':>7} {'cpu':>7} {'claim':>7} {'finish':>7} "
@@ -419,8 +460,8 @@ def main() -> int:
             )
             for size in sizes:
                 took = prefill_trials(url, space, study_id, size)
-                bare = bare_tpe(space, min(size, MIRROR_HELD), args.measure)
-                r = measure_trials(url, space, args.measure)
+                r, bare_s = per_trial(url, space, size, args.measure)
+                bare = bare_s * 1e3
                 log(
                     f"{size:>7} {r['wall'] * 1e3:>7.1f} {r['cpu'] * 1e3:>7.1f} "
                     f"{r['claim'] * 1e3:>7.1f} {r['finish'] * 1e3:>7.1f} {r['join']:>7.2f} "
