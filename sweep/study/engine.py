@@ -148,7 +148,7 @@ def run_study(
         # the workers open their own; this pool would stay idle (it reconnects at the end)
         storage.engine.dispose()
         write_verdict(conn, name, None)  # resumed: its trials' verdict is pending again
-        participant = join_study(conn, name, command, jobs)
+        participant = join_study(conn, name, command, jobs, heartbeat_settings()[1])
         done_at_start = trial_counts(conn, name).counted
         deadline = time.time() + timeout if timeout else None
         plans = [

@@ -158,8 +158,9 @@ def _alive(pid: int) -> bool:
 
 
 # -- participants ---------------------------------------------------------------------------------
-def join_study(conn: Connection, study_name: str, command: str, jobs: int) -> int:
-    """Register this process as a participant of the study; return its id."""
+def join_study(conn: Connection, study_name: str, command: str, jobs: int, grace: float) -> int:
+    """Register this process as a participant of the study; return its id. Participants whose
+    heartbeat is older than ``grace`` seconds died without leaving: they are marked lost."""
     with conn.transaction():
         row = conn.execute(
             query("participant_join"),
@@ -169,6 +170,7 @@ def join_study(conn: Connection, study_name: str, command: str, jobs: int) -> in
                 "pid": os.getpid(),
                 "command": command,
                 "jobs": jobs,
+                "grace": grace,
             },
         ).fetchone()
     assert row is not None

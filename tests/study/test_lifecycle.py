@@ -70,6 +70,19 @@ def test_workers_stop_and_release_their_trials_when_their_run_is_killed(
     assert listed.returncode == 0, listed.stderr
     assert f'"study_name": "{name}",\n    "status": "interrupted"' in listed.stdout
     assert '"participants": 0' in listed.stdout
+    # the next participant to join marks the dead one lost, left at its last heartbeat
+    joined = study_dir.sweep("worker", name, "--timeout", "1", "--quiet", env=FAST_STALE)
+    assert joined.returncode == 0, joined.stderr
+    rows = sql(
+        study_dir.url,
+        "SELECT pid, status, left_at = heartbeat AS at_last_beat FROM sweep_participants "
+        "WHERE study_name = %s ORDER BY id",
+        (name,),
+    )
+    assert [(r["pid"], r["status"], r["at_last_beat"]) for r in rows[:1]] == [
+        (proc.pid, "lost", True)
+    ]
+    assert [r["status"] for r in rows[1:]] in (["interrupted"], ["timed_out"], ["completed"])
 
 
 def test_one_participant_leaving_never_stops_or_mislabels_the_others(study_dir: StudyDir) -> None:
