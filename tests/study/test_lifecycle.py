@@ -158,3 +158,33 @@ def test_a_lost_database_ends_the_run_with_one_line_and_the_same_command_resumes
     assert again.returncode == 0, again.stderr
     assert_consistent(study_dir.url, name, 8)
     assert study_meta(study_dir.url, name)["status"] == "completed"
+
+
+def test_a_participant_marked_lost_that_beats_again_is_running_again(fresh_db: str) -> None:
+    """A participant whose heartbeat went stale (a paused process: Ctrl-Z, a suspended host) is
+    marked lost by the next one to join; once it beats again it is at work, and one leaving
+    counts it (or the study would be labelled interrupted while it still runs its trials)."""
+    from sweep.store.registry import open_registry
+    from sweep.study.lifecycle import join_study, leave_study, record_beat
+
+    conn = open_registry(fresh_db)
+    try:
+        conn.execute(
+            "INSERT INTO sweep_studies (study_name, space, space_hash, objectives, directions, "
+            "sampler, pruner, n_trials_target, data_fingerprint, code_version) VALUES "
+            "('paused', '{}', 'h', '{sharpe}', '{maximize}', 'tpe', 'none', 6, '{}', 'test')"
+        )
+        paused = join_study(conn, "paused", "run", 1, 20)
+        conn.execute(
+            "UPDATE sweep_participants SET heartbeat = now() - interval '1 minute' WHERE id = %s",
+            (paused,),
+        )
+        other = join_study(conn, "paused", "worker", 1, 20)
+        status = "SELECT status, left_at IS NULL FROM sweep_participants WHERE id = %s"
+        assert conn.execute(status, (paused,)).fetchone() == ("lost", False)
+        record_beat(conn, paused)  # it was only paused: it goes on with the study
+        assert conn.execute(status, (paused,)).fetchone() == ("running", True)
+        with conn.transaction():
+            assert leave_study(conn, other, "interrupted", 20) == 1
+    finally:
+        conn.close()
