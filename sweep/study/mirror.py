@@ -123,15 +123,26 @@ class Mirror:
         """Of more finished trials than the history holds (a worker joining a large study), the
         ones :meth:`trim` would keep, chosen before any is built: joining a study of 10,000
         trials built them all and then dropped all but 256 (4.7 s)."""
-        if self.history is None or len(finished) <= self.history + self.history // 4:
+        if not self._over_history(len(finished)):
             return finished
         self.known.update(f.number for f in finished)
+        keep = self._kept(finished)
+        self.trimmed += len(finished) - len(keep)
+        return keep
+
+    def _over_history(self, n_finished: int) -> bool:
+        """More finished trials than the history holds, plus a quarter of slack."""
+        return self.history is not None and n_finished > self.history + self.history // 4
+
+    def _kept(self, finished: Sequence[_R]) -> list[_R]:
+        """The finished trials (oldest first) the bounded history keeps, in the same order:
+        the best quarter of ``history`` (:func:`_ranked`) and the most recent rest."""
+        assert self.history is not None
         n_best = self.history // 4
-        best = _ranked(finished, self.directions)[:n_best]
-        chosen = {f.number for f in best}
-        recent = [f for f in finished if f.number not in chosen][-(self.history - n_best) :]
-        self.trimmed += len(finished) - len(best) - len(recent)
-        return sorted([*best, *recent], key=lambda f: f.number)
+        best = {id(t) for t in _ranked(finished, self.directions)[:n_best]}
+        recent = [t for t in finished if id(t) not in best][-(self.history - n_best) :]
+        keep = best | {id(t) for t in recent}
+        return [t for t in finished if id(t) in keep]
 
     def add_finished(
         self,
@@ -192,16 +203,12 @@ class Mirror:
             return
         trials = self.storage.get_all_trials(self._study_id, deepcopy=False)
         finished = [t for t in trials if t.state.is_finished()]
-        if len(finished) <= self.history + self.history // 4:
+        if not self._over_history(len(finished)):
             return
         others = {mid for mid in self.running.values()}
         if any(t.state is TrialState.RUNNING and t._trial_id not in others for t in trials):
             return  # this worker's own trial is out: its mirror id must stay valid
-        n_best = self.history // 4
-        best = _ranked(finished, self.directions)[:n_best]
-        chosen = {t.number for t in best}
-        recent = [t for t in finished if t.number not in chosen][-(self.history - n_best) :]
-        keep = sorted([*best, *recent], key=lambda t: t.number)
+        keep = self._kept(finished)
         storage = optuna.storages.InMemoryStorage()
         study = optuna.create_study(
             storage=storage,

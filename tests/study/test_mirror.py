@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from sweep.store.db import sqlalchemy_url
 from sweep.store.registry import open_registry
-from sweep.study.mirror import Mirror
+from sweep.study.mirror import DEFAULT_HISTORY, Mirror
 
 
 @pytest.fixture
@@ -24,12 +24,13 @@ def shared(fresh_db: str) -> optuna.Study:
     )
 
 
-def _mirror() -> Mirror:
+def _mirror(history: int | None = DEFAULT_HISTORY) -> Mirror:
     return Mirror(
         "mirrored",
         directions=[optuna.study.StudyDirection.MAXIMIZE],
         sampler=optuna.samplers.TPESampler(seed=1, constant_liar=True),
         pruner=optuna.pruners.NopPruner(),
+        history=history,
     )
 
 
@@ -153,19 +154,10 @@ def test_the_history_is_bounded_to_the_best_and_the_most_recent(
 ) -> None:
     values = [float((i * 37) % 101) for i in range(60)]  # best ones scattered through time
 
-    def bounded() -> Mirror:
-        return Mirror(
-            "mirrored",
-            directions=[optuna.study.StudyDirection.MAXIMIZE],
-            sampler=optuna.samplers.TPESampler(seed=1, constant_liar=True),
-            pruner=optuna.pruners.NopPruner(),
-            history=16,
-        )
-
     def held(m: Mirror) -> list[float]:
         return sorted(t.values[0] for t in m.study.get_trials(states=(TrialState.COMPLETE,)))
 
-    stepwise = bounded()  # a worker that saw the trials come in batches of 10
+    stepwise = _mirror(history=16)  # a worker that saw the trials come in batches of 10
     with open_registry(fresh_db) as conn:
         for i, v in enumerate(values):
             t = _other_worker_starts(shared)
@@ -175,7 +167,7 @@ def test_the_history_is_bounded_to_the_best_and_the_most_recent(
             if i % 10 == 9:
                 stepwise.sync(conn)
     busy = _other_worker_starts(shared)
-    mirror = bounded()  # a worker joining now: only the trials it keeps are built
+    mirror = _mirror(history=16)  # a worker joining now: only the trials it keeps are built
     with open_registry(fresh_db) as conn:
         mirror.sync(conn)
         kept = mirror.study.get_trials(states=(TrialState.COMPLETE,))
