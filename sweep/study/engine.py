@@ -113,7 +113,7 @@ def run_study(
     problem = study_name_problem(name)
     if problem:
         raise ConfigError(problem, key="--study", value=name, hint="e.g. --study btc-4h-v2")
-    heartbeat_settings()  # a bad SWEEP_HEARTBEAT_* fails here, before the study is registered
+    _, grace = heartbeat_settings()  # a bad SWEEP_HEARTBEAT_* fails here, before registering
     pooler_setting()  # and a bad SWEEP_PGBOUNCER
     artifact_location()  # and a bad SWEEP_ARTIFACTS, before the data are loaded
     n_trials = n_trials if n_trials is not None else space.settings.trials
@@ -148,7 +148,7 @@ def run_study(
         # the workers open their own; this pool would stay idle (it reconnects at the end)
         storage.engine.dispose()
         write_verdict(conn, name, None)  # resumed: its trials' verdict is pending again
-        participant = join_study(conn, name, command, jobs, heartbeat_settings()[1])
+        participant = join_study(conn, name, command, jobs, grace)
         done_at_start = trial_counts(conn, name).counted
         deadline = time.time() + timeout if timeout else None
         plans = [
