@@ -9,8 +9,10 @@ The schema spoken: Optuna's RDB storage at alembic revision :data:`SCHEMA_REVISI
 5.x writes it (``studies``, ``trials``, ``trial_params``, ``trial_values``,
 ``trial_intermediate_values``, ``trial_user_attributes``, ``trial_system_attributes``,
 ``trial_heartbeats``). :func:`check_schema` refuses any other revision, and any other Optuna major
-version, at start-up. Values are stored in Optuna's own representations (JSON-encoded attributes,
-distributions as Optuna's JSON, values and intermediate values with their finite/inf/nan kind).
+version, at start-up. sweep adds one index to these tables and nothing else
+(:func:`ensure_indexes`). Values are stored in Optuna's own representations (JSON-encoded
+attributes, distributions as Optuna's JSON, values and intermediate values with their
+finite/inf/nan kind).
 
 Times come from the database's clock, never the client's, in the forms Optuna 5 reads back:
 
@@ -24,6 +26,7 @@ Times come from the database's clock, never the client's, in the forms Optuna 5 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -41,6 +44,8 @@ from sweep.core.errors import RegistryError
 from sweep.store.db import masked
 from sweep.store.registry import Connection, query
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "ARTIFACTS_ATTR_PREFIX",
     "OPTUNA_MAJOR",
@@ -51,6 +56,7 @@ __all__ = [
     "artifact_attrs",
     "check_schema",
     "create_trial",
+    "ensure_indexes",
     "finish_trial",
     "report_value",
     "set_system_attrs",
@@ -92,6 +98,28 @@ def check_schema(conn: Connection, url: str) -> bool:
             "`optuna storage upgrade --storage URL` for an older schema",
         )
     return True
+
+
+def ensure_indexes(conn: Connection) -> None:
+    """Add sweep's index to Optuna's ``trials`` table if it is missing
+    (``sql/queries/optuna_trials_index.sql``): a study's trials in id order, so that a claim
+    reads the trials since its last look by index, at the same cost at any study size. Call it
+    inside a transaction, under the schema's advisory lock, once the tables exist. A role that
+    may not create it (the tables belong to another role) is told once; claims then cost more in
+    large studies, but work."""
+    row = conn.execute("SELECT to_regclass('sweep_trials_study_trial') IS NOT NULL").fetchone()
+    if row and row[0]:
+        return
+    try:
+        with conn.transaction():  # a savepoint: a refusal must not abort the caller's work
+            conn.execute(query("optuna_trials_index"))
+    except psycopg.errors.InsufficientPrivilege as e:
+        log.warning(
+            "could not add sweep's index to Optuna's trials table (%s): claims in large studies "
+            "will read every trial of the study; the tables' owner can run "
+            "sql/queries/optuna_trials_index.sql",
+            str(e).strip().splitlines()[0],
+        )
 
 
 def take_waiting_trial(conn: Connection, study_name: str) -> tuple[int, int, dict[str, Any]] | None:

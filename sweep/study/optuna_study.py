@@ -120,6 +120,7 @@ def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBSt
         storage = _rdb_storage(url, interval, grace, prepared=existed)
         if not existed:
             optuna_tables.check_schema(lock_conn, url)
+        optuna_tables.ensure_indexes(lock_conn)
         return storage
 
 
