@@ -264,6 +264,7 @@ class SweepTrials:
     def close(self) -> dict[str, float]:
         """Medians (seconds), the join, and how many trials the mirror holds."""
         held = len(self.w.mirror.storage.get_all_trials(0, deepcopy=False))
+        self.w.heartbeat.close()
         self.w.conn.close()
         self.w.storage.engine.dispose()
         out = {k: statistics.median(v) for k, v in self.times.items()}

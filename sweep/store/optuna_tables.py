@@ -29,15 +29,16 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import optuna
 import psycopg
 from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX, ArtifactMeta
 from optuna.distributions import distribution_to_json, json_to_distribution
-from optuna.storages._heartbeat import BaseHeartbeat, BaseHeartbeatThread
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages._rdb.models import TrialIntermediateValueModel, TrialValueModel
 
 from sweep.core.errors import RegistryError
@@ -51,8 +52,8 @@ __all__ = [
     "OPTUNA_MAJOR",
     "SCHEMA_REVISION",
     "ArtifactMeta",
-    "BaseHeartbeatThread",
     "Heartbeat",
+    "HeldTrial",
     "artifact_attrs",
     "check_schema",
     "create_trial",
@@ -162,34 +163,108 @@ def create_trial(
     return int(row[0]), int(row[1])
 
 
-class Heartbeat(BaseHeartbeatThread):
-    """Optuna's heartbeat thread for a trial claimed by :func:`create_trial` or
-    :func:`take_waiting_trial`, less its first beat: the claim's own statement wrote that one, so
-    the thread waits an interval before each beat through Optuna's ``record_heartbeat``. (Optuna's
-    ``HeartbeatThread`` beats at once: a second connection's round trip per trial, at the moment
-    the worker samples its next parameters.)"""
+class Heartbeat:
+    """A worker's trial heartbeat: one thread for the worker's life, beating through Optuna's
+    ``record_heartbeat`` for the trial it holds. :meth:`hold` starts beating for a trial claimed
+    by :func:`create_trial` or :func:`take_waiting_trial`, less its first beat (the claim's own
+    statement wrote that one), so the first is due an interval after the claim. (Optuna's
+    ``HeartbeatThread`` is a thread per trial that beats at once: a second connection's round
+    trip per trial, at the moment the worker samples its next parameters, and a thread started
+    and joined per trial.)
 
-    def __init__(self, trial_id: int, storage: BaseHeartbeat) -> None:
-        self._trial_id = trial_id
+    A beat that fails ends the beating for that trial, and is reported as the death of Optuna's
+    per-trial thread was: the trial's heartbeat then goes stale, and another worker fails it."""
+
+    def __init__(self, storage: BaseHeartbeat) -> None:
         self._storage = storage
-        self._stop = threading.Event()
+        self._interval = storage.get_heartbeat_interval()
+        self._cond = threading.Condition()
+        self._trial: int | None = None  # the trial held
+        self._due = 0.0  # monotonic time of its next beat
+        self._beating: int | None = None  # the trial whose beat is being written right now
+        self._closed = False
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        interval = self._storage.get_heartbeat_interval()
-        if interval is None:
-            return  # no heartbeat configured: nothing to keep alive
-        self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
-        self._thread.start()
+    def hold(self, trial_id: int) -> HeldTrial:
+        """Beat for ``trial_id`` until the handle's :meth:`HeldTrial.join`: one trial at a time
+        (a trial still held stops beating)."""
+        if self._interval is None:
+            return HeldTrial(self, None)  # no heartbeat configured: nothing to keep alive
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="sweep-heartbeat", daemon=True
+                )
+                self._thread.start()
+            self._trial = trial_id
+            self._due = time.monotonic() + self._interval
+            self._cond.notify_all()
+        return HeldTrial(self, trial_id)
 
-    def _beat(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self._storage.record_heartbeat(self._trial_id)
+    def release(self, trial_id: int | None) -> None:
+        """Stop beating for ``trial_id``; once this returns, no beat for it is being written or
+        will be. A no-op for a trial not held (released already)."""
+        with self._cond:
+            if self._trial == trial_id:
+                self._trial = None
+                self._cond.notify_all()
+            while trial_id is not None and self._beating == trial_id:
+                self._cond.wait()
+
+    def close(self) -> None:
+        """End the thread (the worker is done), after the beat being written if any (waiting
+        at most 10 seconds: a server that is gone fails it within the connect
+        timeout)."""
+        with self._cond:
+            self._closed = True
+            self._trial = None
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        assert self._interval is not None
+        with self._cond:
+            while not self._closed:
+                wait = self._due - time.monotonic() if self._trial is not None else None
+                if wait is None or wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                trial_id = self._beating = self._trial
+                assert trial_id is not None
+                self._cond.release()
+                failed: BaseException | None = None
+                try:
+                    self._storage.record_heartbeat(trial_id)
+                except Exception as e:
+                    failed = e
+                finally:
+                    self._cond.acquire()
+                self._beating = None
+                self._due = time.monotonic() + self._interval
+                if failed is not None and self._trial == trial_id:
+                    self._trial = None  # as Optuna's thread dies: this trial goes stale
+                    self._report(failed)
+                self._cond.notify_all()
+
+    @staticmethod
+    def _report(e: BaseException) -> None:
+        """As the death of a thread is reported (``threading.excepthook``: silent for a lost
+        database in a worker, see ``sweep.study.lifecycle.quiet_lost_connections``)."""
+        threading.excepthook(
+            threading.ExceptHookArgs((type(e), e, e.__traceback__, threading.current_thread()))
+        )
+
+
+@dataclass
+class HeldTrial:
+    """The trial a :class:`Heartbeat` beats for; :meth:`join` stops it (idempotent)."""
+
+    heartbeat: Heartbeat
+    trial_id: int | None
 
     def join(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.heartbeat.release(self.trial_id)
 
 
 def report_value(conn: Connection, trial_id: int, step: int, value: float) -> bool:

@@ -101,7 +101,7 @@ class _Claimed:
     trial_id: int
     number: int
     values: dict[str, Any]
-    heartbeat: optuna_tables.BaseHeartbeatThread
+    heartbeat: optuna_tables.HeldTrial
     local: optuna.Trial | None  # the mirror's trial (None for a re-queued trial)
     # constraint values of its result (sweep.constraints), set when it is recorded complete or
     # pruned
@@ -156,6 +156,7 @@ class Worker:
         self.tally = TrialTally(plan.study_name)
         self.report = WorkerReport()
         self.prune = s.pruner.on
+        self.heartbeat = optuna_tables.Heartbeat(self.storage)
         interval = self.storage.get_heartbeat_interval() or 5
         self._stale_every = float(interval)
         self._stale_checked = 0.0
@@ -220,9 +221,7 @@ class Worker:
     def _start(
         self, trial_id: int, number: int, values: dict[str, Any], local: optuna.Trial | None
     ) -> _Claimed:
-        heartbeat = optuna_tables.Heartbeat(trial_id, self.storage)
-        heartbeat.start()
-        return _Claimed(trial_id, number, values, heartbeat, local)
+        return _Claimed(trial_id, number, values, self.heartbeat.hold(trial_id), local)
 
     # -- running ------------------------------------------------------------------------------
     def _compute(self, c: _Claimed) -> _Outcome:
@@ -388,6 +387,7 @@ class Worker:
                             log.warning("could not release trial %d: %s", current.number, e2)
             raise
         finally:
+            self.heartbeat.close()
             self.conn.close()
         return self.report
 
