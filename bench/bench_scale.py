@@ -442,7 +442,7 @@ def main() -> int:
         os.chdir(work)
         conn = open_registry(url)
         register_study(conn, space, STUDY, 10**9, {})
-        storage = create_storage(url)
+        storage = create_storage(url, claims=True)
         study = open_study(storage, space, STUDY)
         study_id = study._study_id
         storage.engine.dispose()

@@ -113,8 +113,15 @@ def ensure_indexes(conn: Connection) -> None:
         return
     try:
         with conn.transaction():  # a savepoint: a refusal must not abort the caller's work
+            # building it blocks writes to the trials table: never wait long behind another
+            # transaction for that (every later start tries again)
+            conn.execute("SET LOCAL lock_timeout = '10s'")
             conn.execute(query("optuna_trials_index"))
-    except psycopg.errors.InsufficientPrivilege as e:
+    except (
+        psycopg.errors.InsufficientPrivilege,
+        psycopg.errors.LockNotAvailable,
+        psycopg.errors.QueryCanceled,
+    ) as e:
         log.warning(
             "could not add sweep's index to Optuna's trials table (%s): claims in large studies "
             "will read every trial of the study; the tables' owner can run "
@@ -191,6 +198,8 @@ class Heartbeat:
         if self._interval is None:
             return HeldTrial(self, None)  # no heartbeat configured: nothing to keep alive
         with self._cond:
+            if self._closed:
+                raise RuntimeError("this worker's heartbeat is closed")
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="sweep-heartbeat", daemon=True
@@ -239,13 +248,20 @@ class Heartbeat:
                 except Exception as e:
                     failed = e
                 finally:
+                    # even for a BaseException that ends this thread: a release waiting for
+                    # this beat must not wait forever
                     self._cond.acquire()
-                self._beating = None
-                self._due = time.monotonic() + self._interval
-                if failed is not None and self._trial == trial_id:
-                    self._trial = None  # as Optuna's thread dies: this trial goes stale
-                    self._report(failed)
-                self._cond.notify_all()
+                    self._beating = None
+                    self._due = time.monotonic() + self._interval
+                    if self._trial == trial_id and failed is not None:
+                        self._trial = None  # as Optuna's thread dies: this trial goes stale
+                    self._cond.notify_all()
+                if failed is not None:
+                    self._cond.release()  # a slow hook must not hold up hold() and release()
+                    try:
+                        self._report(failed)
+                    finally:
+                        self._cond.acquire()
 
     @staticmethod
     def _report(e: BaseException) -> None:

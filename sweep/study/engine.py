@@ -142,7 +142,7 @@ def run_study(
     conn = open_registry(url)
     try:
         register_study(conn, space, name, n_trials, fingerprints)
-        storage = create_storage(url)
+        storage = create_storage(url, claims=True)
         # create it once, before the workers race, with the objectives' names for the dashboard
         name_metrics(open_study(storage, space, name), space)
         # the workers open their own; this pool would stay idle (it reconnects at the end)

@@ -99,12 +99,16 @@ def _env_seconds(name: str, default: str, low: int, high: int) -> int:
     return value
 
 
-def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBStorage:
+def create_storage(
+    url: str, *, prepared: bool = False, claims: bool = False
+) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage on the registry database, with heartbeats and stale-trial retry.
 
     ``prepared``: the caller knows that Optuna's tables exist and were checked in this run (a
     worker started by ``sweep run``, whose parent built the storage first), so the creation and
-    the schema check, several round trips per worker, are skipped."""
+    the schema check, several round trips per worker, are skipped. ``claims``: the caller's
+    workers will claim trials, so sweep's index on Optuna's trials table is added if missing
+    (:func:`sweep.store.optuna_tables.ensure_indexes`)."""
     interval, grace = heartbeat_settings()
     if prepared:
         return _rdb_storage(url, interval, grace, prepared=True)
@@ -120,7 +124,8 @@ def create_storage(url: str, *, prepared: bool = False) -> optuna.storages.RDBSt
         storage = _rdb_storage(url, interval, grace, prepared=existed)
         if not existed:
             optuna_tables.check_schema(lock_conn, url)
-        optuna_tables.ensure_indexes(lock_conn)
+        if claims:
+            optuna_tables.ensure_indexes(lock_conn)
         return storage
 
 

@@ -69,6 +69,8 @@ def test_one_thread_beats_for_the_trial_held_and_stops_on_release(
     assert _threads() == before + 1  # the same thread for both trials
     held.join()
     hb.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        hb.hold(second)  # never silently: a trial held after close would go stale
     deadline = time.monotonic() + 5
     while _threads() > before and time.monotonic() < deadline:
         time.sleep(0.05)
