@@ -68,15 +68,10 @@ def results(args: argparse.Namespace) -> int:
     conn = open_registry(database_url())
     try:
         if args.study:
-            from sweep.study.summary import study_row
+            from sweep.study.summary import no_such_study, study_row
 
             if study_row(conn, args.study) is None:
-                raise ConfigError(
-                    "no such study",
-                    key="--study",
-                    value=args.study,
-                    hint="`sweep studies` lists them",
-                )
+                raise no_such_study(conn, args.study, key="--study")
         rows = leaderboard(
             conn,
             holdout=args.holdout,

@@ -47,10 +47,14 @@ def is_symbol(value: str) -> bool:
     return bool(_SYMBOL.fullmatch(value))
 
 
-SAFE_NAME_RULE = (
-    "must be a safe name: letters, digits, '.', '_' or '-', starting with a letter "
-    "or digit, at most 128 characters (it becomes a file name)"
-)
+def _safe_name_rule(most: int, why: str) -> str:
+    return (
+        "must be a safe name: letters, digits, '.', '_' or '-', starting with a letter "
+        f"or digit, at most {most} characters ({why})"
+    )
+
+
+SAFE_NAME_RULE = _safe_name_rule(128, "it becomes a file name")
 # The most bars sweep is meant to read: more than 19 years of 1m bars. Counts of rows, samples
 # and trades above it cannot be met by any data set, so they are typos.
 MAX_BARS = 10_000_000
@@ -66,12 +70,12 @@ MAX_STUDY_NAME = 128 - len("-t1000000")
 def study_name_problem(name: object) -> str | None:
     """Why ``name`` cannot name a study, or None when it can."""
     if not is_safe_name(name):
-        return SAFE_NAME_RULE
+        return _safe_name_rule(MAX_STUDY_NAME, "its trial ids become file names")
     assert isinstance(name, str)
     if len(name) > MAX_STUDY_NAME:
         return (
             f"a study name has at most {MAX_STUDY_NAME} characters, so its trial ids "
-            "(<study>-t0001) stay within 128"
+            "(<study>-t0000 and on) stay within 128"
         )
     return None
 

@@ -24,7 +24,7 @@ from sweep.store.registry import Connection, same_config
 from sweep.study.holdout import holdout_line, recorded_holdout
 from sweep.study.optuna_study import trial_experiment_id
 from sweep.study.space import parse_space
-from sweep.study.summary import choose_trial, study_results, study_row
+from sweep.study.summary import choose_trial, no_such_study, study_results, study_row
 from sweep.study.verdict import recorded_failures, verdict_line
 
 
@@ -70,9 +70,7 @@ def export_trial(
     or the study's ``sweep.select``)."""
     meta = study_row(conn, study_name)
     if meta is None:
-        raise ConfigError(
-            "no such study", key="STUDY", value=study_name, hint="`sweep studies` lists them"
-        )
+        raise no_such_study(conn, study_name)
     rows = study_results(conn, study_name)
     how: list[str] = []
     offset = int(meta["trial_id_offset"])  # the number in a trial's id is Optuna's + offset

@@ -27,7 +27,7 @@ from sweep.store.registry import Connection, HoldoutRecorded, query
 from sweep.study.optuna_study import trial_experiment_id, trial_id_offset
 from sweep.study.runner import compute, persist
 from sweep.study.study_stats import DAYS_PER_YEAR
-from sweep.study.summary import choose_trial, study_results, study_row
+from sweep.study.summary import choose_trial, no_such_study, study_results, study_row
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,7 @@ def _chosen(
 ) -> tuple[int, str, str]:
     meta = study_row(conn, study)
     if meta is None:
-        raise ConfigError(
-            "no such study", key="STUDY", value=study, hint="`sweep studies` lists them"
-        )
+        raise no_such_study(conn, study)
     how = ""
     if trial_number is None:
         choice = choose_trial(conn, meta, study_results(conn, study), select=select)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sweep.core.errors import ConfigError
 from sweep.store.registry import Connection
 from sweep.study.space import SearchSpace, parse_space
-from sweep.study.summary import study_row
+from sweep.study.summary import no_such_study, study_row
 
 __all__ = ["StoredStudy", "load_stored_study"]
 
@@ -29,10 +28,10 @@ def load_stored_study(conn: Connection, name: str) -> StoredStudy:
     """The study ``name`` from ``sweep_studies``; one line if there is none."""
     row = study_row(conn, name)
     if row is None:
-        raise ConfigError(
-            "no such study in the database",
-            key="STUDY",
-            value=name,
+        raise no_such_study(
+            conn,
+            name,
+            what="no such study in the database",
             hint="start it with `sweep run SPACE.yaml` on any machine; `sweep studies` lists them",
         )
     # Parsed exactly as a file is: a space stored by an older sweep that this one would refuse is

@@ -47,6 +47,7 @@ from sweep.study.summary import (
     Choice,
     choose_trial,
     is_feasible,
+    no_such_study,
     passed_own_gate,
     ranked_trials,
     study_results,
@@ -195,9 +196,7 @@ def plan_robustness(conn: Connection, req: RobustRequest) -> tuple[list[EvalSpec
     candidate's neighbourhood size (``robust_candidates``)."""
     meta = study_row(conn, req.study)
     if meta is None:
-        raise ConfigError(
-            "no such study", key="STUDY", value=req.study, hint="`sweep studies` lists them"
-        )
+        raise no_such_study(conn, req.study)
     rows = study_results(conn, req.study)
     rule, k_robust = study_select(meta)
     rule = req.select or rule

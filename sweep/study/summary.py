@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,23 @@ def study_row(conn: Connection, name: str) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur, conn.transaction():
         cur.execute(query("study_get"), {"study_name": name})
         return cur.fetchone()
+
+
+def no_such_study(
+    conn: Connection,
+    name: str,
+    *,
+    key: str = "STUDY",
+    what: str = "no such study",
+    hint: str = "`sweep studies` lists them",
+) -> ConfigError:
+    """The one-line error for a study name the registry does not know, with a did-you-mean
+    among the studies it does."""
+    names = [str(r[0]) for r in conn.execute("SELECT study_name FROM sweep_studies").fetchall()]
+    close = difflib.get_close_matches(name, names, n=1)
+    return ConfigError(
+        what, key=key, value=name, hint=(f"did you mean '{close[0]}'? " if close else "") + hint
+    )
 
 
 def study_results(conn: Connection, name: str) -> list[dict[str, Any]]:
