@@ -79,7 +79,25 @@ def artifact_location() -> str:
                 hint="write it as s3://bucket/prefix",
             )
         return raw.rstrip("/")
-    return str(Path(raw).expanduser().resolve())
+    path = Path(raw).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            "is not a directory",
+            key=ENV_ARTIFACTS,
+            value=raw,
+            hint="name a directory every host mounts, or unset it for .sweep/artifacts",
+        )
+    if not path.exists() and not path.parent.is_dir():
+        # Only the last part is created: a share that is not mounted (or a typo in its path)
+        # must not quietly keep this host's models on this host.
+        raise ConfigError(
+            f"cannot create the artifact directory: {path.parent} is not a directory",
+            key=ENV_ARTIFACTS,
+            value=raw,
+            hint="mount the shared directory or create its parent; sweep creates only the last "
+            "part of the path",
+        )
+    return str(path)
 
 
 @functools.cache

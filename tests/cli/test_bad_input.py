@@ -968,6 +968,23 @@ CASES: list[Case] = [
         expect=("SWEEP_ARTIFACTS: cannot create the artifact directory",),
     ),
     option(
+        "artifacts-no-parent",
+        "run",
+        "exp.yaml",
+        env={"SWEEP_ARTIFACTS": "/nonexistent/shared/models"},
+        expect=(
+            "SWEEP_ARTIFACTS: cannot create the artifact directory: /nonexistent/shared is not a",
+            "mount the shared directory",
+        ),
+    ),
+    option(
+        "artifacts-file",
+        "run",
+        "exp.yaml",
+        env={"SWEEP_ARTIFACTS": "exp.yaml"},
+        expect=("SWEEP_ARTIFACTS: is not a directory", "'exp.yaml'"),
+    ),
+    option(
         "database-url",
         "results",
         env={"SWEEP_DATABASE_URL": "mysql://user@host/db"},
