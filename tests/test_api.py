@@ -111,6 +111,11 @@ def test_run_load_model_and_predict_reproduce_the_registered_run(
     by_path = sweep.load_model(Path(outcome.model_path))
     assert by_id.path == by_str.path == by_path.path
     assert by_id.feature_names == resolve_features(cfg.feature_groups)
+    # printed in a notebook: one short line naming what it is, not kilobytes of config
+    shown = repr(by_id)
+    assert "\n" not in shown and len(shown) < 400, shown
+    assert shown.startswith(f"LoadedModel('{cfg.experiment_id}': xgboost on BTC/USDT 4h, ")
+    assert f"{len(by_id.feature_names)} features, trained 20" in shown
     proba = sweep.predict(by_id, bars)
     assert proba.index.equals(bars.index)
     assert np.isnan(proba.iloc[0])  # the features' warm-up

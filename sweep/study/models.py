@@ -23,7 +23,7 @@ from sweep.store.registry import open_registry, query
 __all__ = ["LoadedModel", "load_model", "predict"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LoadedModel:
     """A trained model with what it needs to read new bars: the config it was trained under and
     its saved feature names (used by name, so a later change of a feature group never changes
@@ -37,6 +37,17 @@ class LoadedModel:
     @property
     def feature_names(self) -> list[str]:
         return list(self.model.feature_names)
+
+    def __repr__(self) -> str:
+        """One line a notebook can print (the generated one printed the whole config and the
+        model object: kilobytes)."""
+        m, c = self.metadata, self.config
+        eid, kind = m.get("experiment_id", c.experiment_id), m.get("model_type", "xgboost")
+        trained = f"{m.get('train_from', '?')} to {m.get('train_to', '?')}"
+        return (
+            f"LoadedModel({eid!r}: {kind} on {c.symbol} {c.timeframe}, "
+            f"{len(self.feature_names)} features, trained {trained}, {str(self.path)!r})"
+        )
 
 
 def load_model(ref: str | Path) -> LoadedModel:
