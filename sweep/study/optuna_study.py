@@ -390,7 +390,9 @@ def _check_same_study(
             f"{_short(there.get(differ[0]))} in the study)",
             file=space.file,
             key="data",
-            hint="copy the same OHLCV files here (compare sweep_studies.data_fingerprint)",
+            hint="copy the same OHLCV files here (the digests are of the bars sweep reads, "
+            "resampled and cut to the config's dates, not of the files; the study's are in "
+            "sweep_studies.data_fingerprint)",
         )
 
 
