@@ -111,6 +111,8 @@ def test_run_load_model_and_predict_reproduce_the_registered_run(
     by_path = sweep.load_model(Path(outcome.model_path))
     assert by_id.path == by_str.path == by_path.path
     assert by_id.feature_names == resolve_features(cfg.feature_groups)
+    with pytest.raises(sweep.ConfigError, match=f"did you mean '{cfg.experiment_id}'"):
+        sweep.load_model(cfg.experiment_id[:-1] + "x")  # misspelt
     # printed in a notebook: one short line naming what it is, not kilobytes of config
     shown = repr(by_id)
     assert "\n" not in shown and len(shown) < 400, shown
@@ -130,8 +132,9 @@ def test_run_load_model_and_predict_reproduce_the_registered_run(
 
 
 def test_load_model_of_an_unknown_id_is_one_line(workdir: Path) -> None:
-    with pytest.raises(sweep.ConfigError, match="no registered model"):
+    with pytest.raises(sweep.ConfigError, match="no registered model") as e:
         sweep.load_model("no-such-experiment")
+    assert "did you mean" not in e.value.one_line()  # nothing registered is like it
 
 
 @pytest.mark.parametrize("ref", ["models/gone.ubj", "gone.ubj", "gone.json", "a/b"])

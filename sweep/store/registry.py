@@ -9,6 +9,7 @@ and machines that start together apply each one exactly once.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import json
 import logging
@@ -117,6 +118,14 @@ def transaction_unless_open(conn: Connection) -> contextlib.AbstractContextManag
     if conn.info.transaction_status == TransactionStatus.INTRANS:
         return contextlib.nullcontext()
     return conn.transaction()
+
+
+def did_you_mean_experiment(conn: Connection, experiment_id: str) -> str:
+    """``did you mean '<id>'? `` for the registered experiment id closest to a misspelt one, or
+    nothing (``sql/queries/experiment_ids_near.sql``)."""
+    rows = conn.execute(query("experiment_ids_near"), {"experiment_id": experiment_id}).fetchall()
+    close = difflib.get_close_matches(experiment_id, [str(r[0]) for r in rows], n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def open_registry(url: str) -> Connection:

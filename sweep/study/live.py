@@ -27,7 +27,13 @@ from sweep.core.errors import ConfigError
 from sweep.core.model import save_model
 from sweep.core.pipeline import Dataset
 from sweep.core.refit import FinalFit, RefitPart, fit_final
-from sweep.store.registry import Connection, ResultRow, query, record_run
+from sweep.store.registry import (
+    Connection,
+    ResultRow,
+    did_you_mean_experiment,
+    query,
+    record_run,
+)
 from sweep.study.models import LoadedModel, load_model
 from sweep.study.runner import clock, load_dataset, models_dir, remove_model, since, versions
 
@@ -57,7 +63,8 @@ def experiment_config(conn: Connection, experiment_id: str) -> ExperimentConfig:
             "no registered experiment",
             key="EXPERIMENT_ID",
             value=experiment_id,
-            hint="`sweep results` lists experiment ids (`sweep run FILE` registers one)",
+            hint=did_you_mean_experiment(conn, experiment_id)
+            + "`sweep results` lists experiment ids (`sweep run FILE` registers one)",
         )
     return ExperimentConfig.model_validate(row[0])
 

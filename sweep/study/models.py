@@ -18,7 +18,7 @@ from sweep.core.model import FittedModel
 from sweep.core.model import load_model as load_model_file
 from sweep.store.artifacts import download_model
 from sweep.store.db import database_url, sweep_home
-from sweep.store.registry import open_registry, query
+from sweep.store.registry import did_you_mean_experiment, open_registry, query
 
 __all__ = ["LoadedModel", "load_model", "predict"]
 
@@ -81,6 +81,7 @@ def _registered_path(experiment_id: str) -> Path:
     conn = open_registry(database_url())
     try:
         row = conn.execute(query("latest_model_path"), {"experiment_id": experiment_id}).fetchone()
+        guess = did_you_mean_experiment(conn, experiment_id) if row is None else ""
     finally:
         conn.close()
     if row is None:
@@ -88,7 +89,7 @@ def _registered_path(experiment_id: str) -> Path:
             "no registered model",
             key="experiment_id",
             value=experiment_id,
-            hint="`sweep results` lists experiments; a failed or pruned run has no model",
+            hint=guess + "`sweep results` lists experiments; a failed or pruned run has no model",
         )
     path = Path(str(row[0]))
     if path.is_file() and path.with_suffix(".json").is_file():

@@ -260,6 +260,11 @@ def test_predict_as_a_user_runs_it_in_a_shell(workdir: Path, tmp_path: Path) -> 
     csv = run_cli("predict", "btc-xgb-4h-momentum", "--last", "5", "--format", "csv", cwd=workdir)
     assert csv.stdout.splitlines()[0] == "time,probability,signal,exit_time,exit"
     assert len(csv.stdout.splitlines()) == 6 and csv.stderr.startswith("model: ")
+    typo = run_cli("predict", "btc-xgb-4h-momentun", cwd=workdir)
+    assert typo.returncode == 2 and typo.stdout == ""
+    (line,) = typo.stderr.strip().splitlines()
+    assert line.startswith("error: EXPERIMENT_ID: no registered experiment (got 'btc-xgb-4h-")
+    assert "did you mean 'btc-xgb-4h-momentum'? " in line
 
 
 def test_the_rule_line_says_the_exit_bar_in_english() -> None:
