@@ -101,6 +101,11 @@ def _cut(text: str, width: int) -> str:
     return text[: width - 1] + "…" if width >= 5 else ""
 
 
+# Columns left free at the end of the line: a terminal echoes Ctrl-C as "^C" after the cursor,
+# which on a full line wrapped and left a broken line above the interruption's message.
+_ECHO_ROOM = 3
+
+
 class _Line:
     """The progress line as a rich renderable, laid out for the console's width when drawn."""
 
@@ -111,7 +116,7 @@ class _Line:
         p = self.snapshot
         if p is None:
             return
-        parts = fit_line(p, options.max_width)
+        parts = fit_line(p, max(options.max_width - _ECHO_ROOM, 1))
         # no padding: the one-column gaps are cells of their own, so the widths add up exactly
         grid = Table.grid(padding=0)
         cells: list[RenderableType] = []
@@ -180,7 +185,7 @@ class StudyProgress:
             if self._live is not None:  # the study's line stays as it was last drawn
                 self._live.stop()
                 self._live = None
-            width = max(self.console.width - 1, 1)
+            width = max(self.console.width - _ECHO_ROOM, 1)
             self.stream.write("\r" + _cut(line, width).ljust(width))
             self._robust_open = True
         elif done in (0, total) or done * 10 // total != (done - 1) * 10 // total:
