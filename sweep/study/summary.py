@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import itertools
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,16 +158,53 @@ def ranked_trials(
         least = min(gaps)
         pool = [sr for sr, gap in zip(pool, gaps, strict=True) if gap <= least]
 
-    top = max(s[0] for s, _ in pool)
-
-    def dominated(s: list[float]) -> bool:
-        if len(s) == 1:  # one objective: any better trial dominates (a scan per trial otherwise)
-            return s[0] < top
-        return any(all(o >= x for o, x in zip(t, s, strict=True)) and t != s for t, _ in pool)
-
+    dominated = _dominated([s for s, _ in pool])
     # Ties broken by trial number, so the choice does not depend on row order.
-    ordered = sorted(pool, key=lambda sr: (dominated(sr[0]), -sr[0][0], int(sr[1]["trial_number"])))
-    return [r for _, r in ordered]
+    order = sorted(
+        range(len(pool)),
+        key=lambda i: (dominated[i], -pool[i][0][0], int(pool[i][1]["trial_number"])),
+    )
+    return [pool[i][1] for i in order]
+
+
+def _dominated(scores: list[list[float]]) -> list[bool]:
+    """Whether each score (larger is better in every objective) is dominated by another: no
+    worse in any objective and not the same. Scores are visited best first in lexicographic
+    order, so whatever dominates one was visited before it, and a dominated dominator's own
+    dominator dominates too: comparing with the front found so far is enough (a scan per trial
+    of every trial was quadratic: seconds at 10,000 trials with two objectives)."""
+    if scores and len(scores[0]) == 1:
+        top = max(s[0] for s in scores)
+        return [s[0] < top for s in scores]
+    if scores and len(scores[0]) == 2:
+        return _dominated_2d(scores)
+    out = [False] * len(scores)
+    front: list[list[float]] = []
+    for i in sorted(range(len(scores)), key=lambda i: scores[i], reverse=True):
+        s = scores[i]
+        if any(f != s and all(a >= b for a, b in zip(f, s, strict=True)) for f in front):
+            out[i] = True
+        else:
+            front.append(s)
+    return out
+
+
+def _dominated_2d(scores: list[list[float]]) -> list[bool]:
+    """:func:`_dominated` for two objectives in one sort (a front can hold every trial when the
+    objectives trade off): by the first objective, best first, a score is dominated when an
+    earlier group (better first objective) reached its second objective, or its own group (the
+    same first objective) holds a better second one."""
+    out = [False] * len(scores)
+    order = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+    best_before = -math.inf  # the best second objective among strictly better first ones
+    for _, run in itertools.groupby(order, key=lambda i: scores[i][0]):
+        group = list(run)  # one first objective; second objectives descend within it
+        group_best = scores[group[0]][1]
+        for i in group:
+            b = scores[i][1]
+            out[i] = best_before >= b or group_best > b
+        best_before = max(best_before, group_best)
+    return out
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ line with and without a deflated Sharpe ratio (pure functions; no database)."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -152,3 +153,19 @@ def test_one_objective_ranks_by_value_then_trial_number_as_the_pareto_rule_did()
     assert got == ["s-t0002", "s-t0004", "s-t0005", "s-t0001", "s-t0003"]
     got = [r["experiment_id"] for r in ranked_trials(rows, ["sharpe"], ["minimize"], {})]
     assert got == ["s-t0003", "s-t0001", "s-t0005", "s-t0002", "s-t0004"]
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_the_pareto_front_matches_comparing_every_pair(k: int) -> None:
+    """The front found by one pass, best first, against the definition (a score no worse in
+    every objective and not the same dominates), with ties and duplicates on purpose."""
+    from sweep.study.summary import _dominated
+
+    rng = random.Random(k)
+    for _ in range(200):
+        scores = [[float(rng.randint(0, 4)) for _ in range(k)] for _ in range(rng.randint(1, 30))]
+        brute = [
+            any(t != s and all(a >= b for a, b in zip(t, s, strict=True)) for t in scores)
+            for s in scores
+        ]
+        assert _dominated(scores) == brute, scores
