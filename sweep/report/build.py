@@ -27,6 +27,7 @@ from sweep.report.replay import FOLD_COLUMNS, NotReplayed, Replay, replay
 from sweep.report.robustness import robustness_section
 from sweep.study.study_stats import DAYS_PER_YEAR, study_pbo
 from sweep.study.summary import is_feasible, passed_own_gate, study_thresholds
+from sweep.study.verdict import reasons_text
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +311,7 @@ def _verdict_panel(
     verdict = None if running else st.get("verdict")
     reasons = [] if running else list(st.get("verdict_reasons") or [])
     if verdict:
-        detail = "; ".join(esc(x) for x in reasons)
+        detail = esc(reasons_text(reasons))
     elif running:
         detail = "not judged yet: the study has not ended"
     else:

@@ -92,6 +92,7 @@ def test_failures_put_the_verdict_in_one_study_entry() -> None:
     v = decide(60, {**GOOD, "max_pbo": 0.7}, ALL_ON)
     (entry,) = v.failures("noise-a")
     assert entry.startswith(STUDY_FAILURE_PREFIX + "noise-a found no edge — PBO 0.70 > 0.50")
+    assert "; passed: DSR " in entry  # the checks it passed are set apart, never a reason
     (undecided,) = decide(3, GOOD, DEFAULTS).failures("s")
     assert undecided.startswith(STUDY_FAILURE_PREFIX + "s is undecided — 3 completed trials")
 
@@ -99,5 +100,12 @@ def test_failures_put_the_verdict_in_one_study_entry() -> None:
 def test_the_summary_line() -> None:
     line = verdict_line("no_edge", ["DSR 0.22 < 0.95", "PBO 0.53 > 0.50"])
     assert line == "verdict: no edge — DSR 0.22 < 0.95, PBO 0.53 > 0.50"
+    # a check that passed is not a reason for no edge: it is said apart
+    line = verdict_line("no_edge", ["DSR 0.53 < 0.95", "timing p 0.009 <= 0.05"])
+    assert line == "verdict: no edge — DSR 0.53 < 0.95; passed: timing p 0.009 <= 0.05"
+    line = verdict_line("edge", ["DSR 0.97 >= 0.95", "timing p 0.01 <= 0.05"])
+    assert line == "verdict: edge — DSR 0.97 >= 0.95, timing p 0.01 <= 0.05"
+    line = verdict_line("no_edge", ["DSR not available (no returns)", "timing p 0.2 > 0.05"])
+    assert line == "verdict: no edge — DSR not available (no returns), timing p 0.2 > 0.05"
     assert verdict_line(None, None).startswith("verdict: not judged yet")
     assert Verdict("edge", ["x"]).to_dict() == {"verdict": "edge", "verdict_reasons": ["x"]}
