@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 import warnings
 import zlib
 from collections.abc import Mapping
@@ -115,18 +116,37 @@ def create_storage(
     # Optuna creates its tables on first use without a lock, so processes that start together on
     # a new database race on CREATE TABLE; build the storage under an advisory lock. A
     # transaction-level one: behind PgBouncer in transaction mode a session lock would stay with
-    # whichever server connection took it.
-    with connect(url, autocommit=True) as lock_conn, lock_conn.transaction():
-        lock_conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OPTUNA_SCHEMA_LOCK,))
-        existed = optuna_tables.check_schema(lock_conn, url)
-        # Tables that exist were just checked at the revision sweep speaks: Optuna's own
-        # creation pass and version check (alembic, several round trips) would repeat that.
-        storage = _rdb_storage(url, interval, grace, prepared=existed)
-        if not existed:
-            optuna_tables.check_schema(lock_conn, url)
-        if claims:
-            optuna_tables.ensure_indexes(lock_conn)
-        return storage
+    # whichever server connection took it. Tried, not waited for: the holder needs a second
+    # connection (Optuna's own creates the tables), and behind a pooler, processes blocked on the
+    # lock inside a transaction would hold every server connection of a small pool, so the holder
+    # would wait for one of theirs until the pooler gave up (deadlocked, then "lost the
+    # connection"). Between tries a waiting process holds no server connection.
+    wait = 0.02
+    with connect(url, autocommit=True) as lock_conn:
+        while True:
+            with lock_conn.transaction():
+                row = lock_conn.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s)", (_OPTUNA_SCHEMA_LOCK,)
+                ).fetchone()
+                if row and row[0]:
+                    return _storage_locked(lock_conn, url, interval, grace, claims=claims)
+            time.sleep(wait)
+            wait = min(wait * 2, 0.5)
+
+
+def _storage_locked(
+    lock_conn: Connection, url: str, interval: int, grace: int, *, claims: bool
+) -> optuna.storages.RDBStorage:
+    """:func:`create_storage`'s work, under the schema's advisory lock held by ``lock_conn``."""
+    existed = optuna_tables.check_schema(lock_conn, url)
+    # Tables that exist were just checked at the revision sweep speaks: Optuna's own creation
+    # pass and version check (alembic, several round trips) would repeat that.
+    storage = _rdb_storage(url, interval, grace, prepared=existed)
+    if not existed:
+        optuna_tables.check_schema(lock_conn, url)
+    if claims:
+        optuna_tables.ensure_indexes(lock_conn)
+    return storage
 
 
 def _rdb_storage(

@@ -32,8 +32,7 @@ from test_study import assert_consistent
 SERVER_POOL = 4  # PgBouncer's server connections for the test database
 HOSTS = 3
 JOBS = 2
-# enough trials that hosts 1 and 2, started once host 0 has registered the study, are up
-# before host 0's two workers finish the budget alone (24 was not, once claims got faster)
+# host 0 is held stopped until hosts 1 and 2 have joined (below), so the budget is shared
 TRIALS = 60
 TEST_APP = "sweep-test-poll"  # the test's own connection, left out of the peak
 
@@ -219,8 +218,20 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
                 assert procs[0].poll() is None, (homes[0][0] / "err.txt").read_text()
                 assert time.monotonic() < end, "the study was not registered within 120 s"
                 time.sleep(0.1)
-            for home, env in homes[1:]:
-                procs.append(start(home, env, "worker", name, "--jobs", str(JOBS), "--no-progress"))
+            # Host 0 waits (stopped) until the others have joined: its 60 quick trials could
+            # otherwise all run before their start-up ends (seen on a fast machine), and the
+            # three would never share the study. Bounded well within the heartbeat grace.
+            os.killpg(procs[0].pid, signal.SIGSTOP)
+            try:
+                for home, env in homes[1:]:
+                    procs.append(
+                        start(home, env, "worker", name, "--jobs", str(JOBS), "--no-progress")
+                    )
+                joined = time.monotonic() + 12
+                while _workers_joined(poll, name) < HOSTS - 1 and time.monotonic() < joined:
+                    time.sleep(0.1)
+            finally:
+                os.killpg(procs[0].pid, signal.SIGCONT)
             codes = [p.wait(timeout=900) for p in procs]
         finally:
             for p in procs:
@@ -254,6 +265,14 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
     # served by PgBouncer's pool of SERVER_POOL
     print(f"peak server connections behind PgBouncer: {peak.peak} (pool {SERVER_POOL})")
     assert 1 <= peak.peak <= SERVER_POOL
+
+
+def _workers_joined(poll: psycopg.Connection[tuple[Any, ...]], name: str) -> int:
+    row = poll.execute(
+        "SELECT count(*) FROM sweep_participants WHERE study_name = %s AND command = 'worker'",
+        (name,),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _study_registered(poll: psycopg.Connection[tuple[Any, ...]], name: str) -> bool:
@@ -303,3 +322,45 @@ def test_a_pooler_is_detected_and_prepared_statements_are_turned_off(
     assert db.behind_pooler(fresh_db) is True
     with db.connect(fresh_db) as c:
         assert c.prepare_threshold is None
+
+
+def test_waiting_for_the_schema_lock_holds_no_server_connection(
+    fresh_db: str, pgbouncer: Bouncer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processes that start together wait for the schema's advisory lock without holding a
+    server connection: blocked inside a transaction, more waiters than the pool's connections
+    held them all, and the holder, which needs a second connection for Optuna's own table
+    creation, waited for one until PgBouncer gave up (a deadlock, then "lost the connection")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sweep.store.registry import open_registry
+    from sweep.study.optuna_study import _OPTUNA_SCHEMA_LOCK, create_storage
+
+    monkeypatch.setenv("SWEEP_PGBOUNCER", "1")
+    open_registry(fresh_db).close()
+    url = pgbouncer.url_for(fresh_db)
+    waiters = SERVER_POOL + 2
+    pool = ThreadPoolExecutor(waiters)
+    try:
+        holding = psycopg.connect(fresh_db, autocommit=True, application_name=TEST_APP)
+        with holding as holder, holder.transaction():
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (_OPTUNA_SCHEMA_LOCK,))
+            started = [pool.submit(create_storage, url, claims=True) for _ in range(waiters)]
+            time.sleep(2.0)  # every waiter has tried, and is waiting
+            assert not any(f.done() for f in started)
+            row = holder.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()
+            assert row is not None and row[0] == 0, f"{row[0]} waiting inside a transaction"
+            # and the pool is free: a new client gets a server connection at once
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as other:
+                other.prepare_threshold = None
+                assert other.execute("SELECT 1").fetchone() == (1,)
+        # the lock released: every waiter builds its storage (the first creates the tables)
+        storages = [f.result(timeout=120) for f in started]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    for st in storages:
+        st.engine.dispose()
+    tables = sql(fresh_db, "SELECT to_regclass('trials') IS NOT NULL AS ok")
+    assert tables[0]["ok"]
