@@ -7,6 +7,7 @@ started here in front of the test server, with a server pool smaller than the nu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -214,13 +215,14 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
                 )
             )
             end = time.monotonic() + 120
-            while not _study_registered(poll, name):
+            while _joined(poll, name, "run") < 1:  # registered the study, built the storage
                 assert procs[0].poll() is None, (homes[0][0] / "err.txt").read_text()
-                assert time.monotonic() < end, "the study was not registered within 120 s"
-                time.sleep(0.1)
-            # Host 0 waits (stopped) until the others have joined: its 60 quick trials could
-            # otherwise all run before their start-up ends (seen on a fast machine), and the
-            # three would never share the study. Bounded well within the heartbeat grace.
+                assert time.monotonic() < end, "host 0 did not join its study within 120 s"
+                time.sleep(0.05)
+            # Host 0 waits (stopped, with its workers) until the others have joined: its 60
+            # quick trials could otherwise all run before their start-up ends (seen on a fast
+            # machine), and the three would never share the study. Bounded well within the
+            # heartbeat grace, and ended early if a host exits.
             os.killpg(procs[0].pid, signal.SIGSTOP)
             try:
                 for home, env in homes[1:]:
@@ -228,7 +230,11 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
                         start(home, env, "worker", name, "--jobs", str(JOBS), "--no-progress")
                     )
                 joined = time.monotonic() + 12
-                while _workers_joined(poll, name) < HOSTS - 1 and time.monotonic() < joined:
+                while (
+                    _joined(poll, name, "worker") < HOSTS - 1
+                    and time.monotonic() < joined
+                    and all(p.poll() is None for p in procs[1:])
+                ):
                     time.sleep(0.1)
             finally:
                 os.killpg(procs[0].pid, signal.SIGCONT)
@@ -267,11 +273,15 @@ def test_three_hosts_behind_pgbouncer_share_one_budget(
     assert 1 <= peak.peak <= SERVER_POOL
 
 
-def _workers_joined(poll: psycopg.Connection[tuple[Any, ...]], name: str) -> int:
-    row = poll.execute(
-        "SELECT count(*) FROM sweep_participants WHERE study_name = %s AND command = 'worker'",
-        (name,),
-    ).fetchone()
+def _joined(poll: psycopg.Connection[tuple[Any, ...]], name: str, command: str) -> int:
+    """Participants of the study started by ``command`` (``run`` or ``worker``)."""
+    try:
+        row = poll.execute(
+            "SELECT count(*) FROM sweep_participants WHERE study_name = %s AND command = %s",
+            (name, command),
+        ).fetchone()
+    except psycopg.errors.UndefinedTable:  # the registry is not there yet
+        return 0
     return int(row[0]) if row else 0
 
 
@@ -341,6 +351,7 @@ def test_waiting_for_the_schema_lock_holds_no_server_connection(
     url = pgbouncer.url_for(fresh_db)
     waiters = SERVER_POOL + 2
     pool = ThreadPoolExecutor(waiters)
+    started: list[Any] = []
     try:
         holding = psycopg.connect(fresh_db, autocommit=True, application_name=TEST_APP)
         with holding as holder, holder.transaction():
@@ -349,18 +360,32 @@ def test_waiting_for_the_schema_lock_holds_no_server_connection(
             time.sleep(2.0)  # every waiter has tried, and is waiting
             assert not any(f.done() for f in started)
             row = holder.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchone()
             assert row is not None and row[0] == 0, f"{row[0]} waiting inside a transaction"
-            # and the pool is free: a new client gets a server connection at once
-            with psycopg.connect(url, autocommit=True, connect_timeout=5) as other:
-                other.prepare_threshold = None
-                assert other.execute("SELECT 1").fetchone() == (1,)
-        # the lock released: every waiter builds its storage (the first creates the tables)
-        storages = [f.result(timeout=120) for f in started]
+            # and the pool is free: a new client gets a server connection at once (in a
+            # thread: behind a full pool its query would queue for PgBouncer's 120 s)
+            got: list[Any] = []
+
+            def select_one() -> None:
+                with psycopg.connect(url, autocommit=True, connect_timeout=5) as other:
+                    other.prepare_threshold = None
+                    got.append(other.execute("SELECT 1").fetchone())
+
+            probe = threading.Thread(target=select_one, daemon=True)
+            probe.start()
+            probe.join(timeout=10)
+            assert got == [(1,)], "a new client waited for a server connection"
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    for st in storages:
-        st.engine.dispose()
+        # the lock is released by now (the holder's transaction ended): every waiter finishes
+        storages: list[Any] = []
+        for f in started:
+            with contextlib.suppress(Exception):  # the assertion that failed says why
+                storages.append(f.result(timeout=120))
+        pool.shutdown(wait=True)
+        for st in storages:
+            st.engine.dispose()
+    assert len(storages) == waiters  # each built its storage (the first created the tables)
     tables = sql(fresh_db, "SELECT to_regclass('trials') IS NOT NULL AS ok")
     assert tables[0]["ok"]
