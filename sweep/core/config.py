@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from sweep.core.errors import ConfigError
+from sweep.core.errors import did_you_mean as closest
 from sweep.core.field_hints import field_hint
 
 TIMEFRAME_NAMES = ("1m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
@@ -479,9 +480,7 @@ def with_line(key: str, lines: Mapping[str, int]) -> str:
 
 
 def did_you_mean(value: str, options: list[str] | tuple[str, ...], label: str) -> str:
-    close = difflib.get_close_matches(value, list(options), n=1)
-    known = f"{label}: {', '.join(options)}"
-    return f"did you mean '{close[0]}'? {known}" if close else known
+    return closest(value, options) + f"{label}: {', '.join(options)}"
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

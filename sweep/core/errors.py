@@ -7,6 +7,9 @@ The CLI prints ``str(error)`` as one line and exits 2.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 MAX_VALUE_CHARS = 100  # a value longer than this is cut in the one-line message
 
 
@@ -46,6 +49,13 @@ class SweepError(Exception):
             text += f"; {self.hint}"
         # One line whatever a file or value held: control characters are shown escaped.
         return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``did you mean 'x'? `` for the closest of ``choices`` to a misspelt ``word``, or nothing:
+    the start of a hint."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 class ConfigError(SweepError, ValueError):

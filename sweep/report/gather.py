@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,7 @@ from optuna.trial import TrialState
 from psycopg.rows import dict_row
 
 from sweep.core.config import ExperimentConfig
-from sweep.core.errors import ConfigError
+from sweep.core.errors import ConfigError, did_you_mean
 from sweep.core.returns import DailyReturns
 from sweep.store.registry import Connection, query
 
@@ -21,7 +20,7 @@ from sweep.study.mirror import _params, _value
 from sweep.study.optuna_study import CONSTRAINTS_KEY
 from sweep.study.robust_report import CandidateRobustness, robustness_results
 from sweep.study.study_stats import load_study_returns
-from sweep.study.summary import choose, study_results, study_row
+from sweep.study.summary import choose, study_names, study_results, study_row
 
 
 @dataclass(frozen=True)
@@ -71,14 +70,12 @@ def resolve(conn: Connection, target: str) -> str:
         return "study"
     if _rows(conn, "report_experiment", experiment_id=target):
         return "experiment"
-    names = [str(r[0]) for r in conn.execute("SELECT study_name FROM sweep_studies").fetchall()]
     ids = [str(r[0]) for r in conn.execute("SELECT experiment_id FROM experiments").fetchall()]
-    close = difflib.get_close_matches(target, names + ids, n=1)
     raise ConfigError(
         "no study or experiment of this name",
         key="STUDY|EXPERIMENT_ID",
         value=target,
-        hint=(f"did you mean '{close[0]}'? " if close else "")
+        hint=did_you_mean(target, study_names(conn) + ids)
         + "`sweep studies` and `sweep results --all` list them",
     )
 

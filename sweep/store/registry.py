@@ -9,7 +9,6 @@ and machines that start together apply each one exactly once.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import json
 import logging
@@ -27,7 +26,7 @@ from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from sweep.core.config import ExperimentConfig
-from sweep.core.errors import ConfigError, RegistryError
+from sweep.core.errors import ConfigError, RegistryError, did_you_mean
 from sweep.core.returns import ENCODING, DailyReturns, encode
 from sweep.store.db import connect, masked
 
@@ -124,8 +123,7 @@ def did_you_mean_experiment(conn: Connection, experiment_id: str) -> str:
     """``did you mean '<id>'? `` for the registered experiment id closest to a misspelt one, or
     nothing (``sql/queries/experiment_ids_near.sql``)."""
     rows = conn.execute(query("experiment_ids_near"), {"experiment_id": experiment_id}).fetchall()
-    close = difflib.get_close_matches(experiment_id, [str(r[0]) for r in rows], n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
+    return did_you_mean(experiment_id, (str(r[0]) for r in rows))
 
 
 def open_registry(url: str) -> Connection:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 from collections import Counter
@@ -11,7 +10,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from sweep.core.errors import ConfigError
+from sweep.core.errors import ConfigError, did_you_mean
 from sweep.core.gate import PER_RUN_CHECKS, feasible, format_threshold, shortfall
 from sweep.store.registry import Connection, query
 from sweep.study.selection import Candidate, choose_robust, load_neighbourhoods, neighbour_values
@@ -54,11 +53,12 @@ def no_such_study(
 ) -> ConfigError:
     """The one-line error for a study name the registry does not know, with a did-you-mean
     among the studies it does."""
-    names = [str(r[0]) for r in conn.execute("SELECT study_name FROM sweep_studies").fetchall()]
-    close = difflib.get_close_matches(name, names, n=1)
-    return ConfigError(
-        what, key=key, value=name, hint=(f"did you mean '{close[0]}'? " if close else "") + hint
-    )
+    return ConfigError(what, key=key, value=name, hint=did_you_mean(name, study_names(conn)) + hint)
+
+
+def study_names(conn: Connection) -> list[str]:
+    """Every study the registry holds, by name."""
+    return [str(r[0]) for r in conn.execute("SELECT study_name FROM sweep_studies").fetchall()]
 
 
 def study_results(conn: Connection, name: str) -> list[dict[str, Any]]:
